@@ -1,0 +1,1 @@
+"""An example r1 plugin package."""

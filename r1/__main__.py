@@ -1,0 +1,3 @@
+from r1.run import main
+
+main()

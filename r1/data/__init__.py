@@ -1,0 +1,1 @@
+"""Data helpers shared by the phases: prompt formatting and dataset loading."""

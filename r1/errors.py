@@ -1,0 +1,29 @@
+"""User-facing errors.
+
+Anything a user can cause (a wrong config value, an unknown plugin, a missing path,
+a dataset without a field) raises an :class:`R1Error` whose message is one line
+saying what was wrong and how to fix it. ``python -m r1.run`` prints that line and
+exits with status 2, with no traceback; programming errors still raise normally.
+"""
+
+from __future__ import annotations
+
+
+class R1Error(Exception):
+    """Base class: a mistake in the user's input, reported as one line."""
+
+
+class ConfigError(R1Error):
+    """A config value or override is invalid."""
+
+
+class PluginError(R1Error):
+    """A plugin name is unknown, blocked, or offered twice."""
+
+
+class DataError(R1Error):
+    """A dataset, file or field the run needs is missing or malformed."""
+
+
+class NotImplementedPhase(R1Error):
+    """A phase that exists as a config option but is not built yet."""

@@ -1,0 +1,11 @@
+"""Built-in tasks, registered as a plugin through the ``r1_tasks`` hook."""
+
+from __future__ import annotations
+
+from r1.hookspecs import hookimpl
+from r1.tasks.arithmetic import ArithmeticTask
+
+
+@hookimpl
+def r1_tasks():
+    return {"arithmetic": ArithmeticTask}
