@@ -1,0 +1,37 @@
+"""Answer extraction and equivalence checking, shared by rewards, benchmarks and filters.
+
+>>> from r1.math import extract_answer, is_equivalent, verify
+>>> extract_answer("<think>...</think><answer>\\\\boxed{\\\\frac12}</answer>")
+'\\\\frac12'
+>>> is_equivalent("0.5", "\\\\frac{1}{2}")
+True
+>>> verify("so the answer is \\\\boxed{(3, 4]}", "(4, 3]")
+False
+
+Importing this package does not import sympy: the symbolic stage runs in a
+worker subprocess started on first need (see :mod:`r1.math.worker`).
+"""
+
+from __future__ import annotations
+
+from r1.math.equivalence import DEFAULT_TIMEOUT, is_equivalent, verify
+from r1.math.extract import extract_answer, last_boxed
+from r1.math.normalize import normalize
+from r1.math.worker import get_worker, shutdown_worker
+
+
+def warm_up() -> None:
+    """Start the sympy worker now, so the first symbolic comparison does not pay its start-up."""
+    get_worker().start()
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "extract_answer",
+    "is_equivalent",
+    "last_boxed",
+    "normalize",
+    "shutdown_worker",
+    "verify",
+    "warm_up",
+]

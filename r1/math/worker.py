@@ -1,0 +1,231 @@
+"""A persistent sympy subprocess that can be killed when a comparison runs too long.
+
+Why a subprocess: sympy calls cannot be interrupted from Python. ``signal.alarm``
+only works in the main thread of the main process, but rewards run in trainer
+threads and data-loader workers. A child process can always be killed, from any
+thread, so the parent waits for the answer with a deadline and kills and
+forgets the child when it passes; the next call starts a fresh one.
+
+Why ``subprocess`` rather than ``multiprocessing``: data-loader workers are
+daemonic and may not start ``multiprocessing`` children, and the ``spawn``
+context would re-import the user's ``__main__``. A plain ``python -c`` child
+avoids both and never inherits torch or CUDA state.
+
+Protocol: one JSON line per message over the child's stdin/stdout.
+``["ready"]`` once started, then ``[id, prediction, gold]`` → ``[id, bool]``.
+One worker serves a whole process; a lock serialises calls from its threads.
+After ``fork`` (data-loader workers) the child process forgets its parent's
+worker and starts its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+STARTUP_TIMEOUT = 120.0
+"""Seconds allowed for a fresh worker to import sympy; not part of a call's budget."""
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_EOF = object()
+
+
+class WorkerError(RuntimeError):
+    """The worker died or could not start; the comparison counts as not equivalent."""
+
+
+class SympyWorker:
+    """Client side of one sympy subprocess."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._replies: queue.Queue[Any] = queue.Queue()
+        self._next_id = 0
+        self._ready = False
+        self.restarts = 0
+        """How many times a worker was killed for running over its budget."""
+
+    def compare(self, prediction: str, gold: str, timeout: float) -> bool:
+        """Run the symbolic comparison in the worker.
+
+        Args:
+            prediction: The predicted answer.
+            gold: The reference answer.
+            timeout: Seconds the comparison may take, not counting worker start-up.
+
+        Raises:
+            TimeoutError: the budget passed; the worker was killed.
+            WorkerError: the worker could not start or died.
+        """
+        with self._lock:
+            self._ensure_started()
+            assert self._proc is not None and self._proc.stdin is not None
+            self._next_id += 1
+            request_id = self._next_id
+            try:
+                self._proc.stdin.write(_encode([request_id, prediction, gold]))
+                self._proc.stdin.flush()
+            except OSError as exc:
+                self._kill()
+                raise WorkerError(f"sympy worker unreachable: {exc}") from exc
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    reply = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    self._kill()
+                    self.restarts += 1
+                    self._spawn_quietly()  # start the replacement now, so the next call does not wait for it
+                    raise TimeoutError(f"sympy comparison exceeded {timeout:.2f}s") from None
+                if reply is _EOF:
+                    self._kill()
+                    raise WorkerError("sympy worker exited")
+                if reply[0] == request_id:
+                    return bool(reply[1])
+
+    def start(self) -> None:
+        """Start the worker now (it otherwise starts on the first comparison)."""
+        with self._lock:
+            self._ensure_started()
+
+    def close(self) -> None:
+        """Stop the worker; a later call starts a new one."""
+        with self._lock:
+            self._kill()
+
+    def _ensure_started(self) -> None:
+        """Make sure a worker is running and has said it is ready."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._kill()
+            self._spawn()
+        if self._ready:
+            return
+        try:
+            ready = self._replies.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            ready = None
+        if ready is _EOF or ready is None or ready[0] != "ready":
+            self._kill()
+            raise WorkerError("sympy worker did not start")
+        self._ready = True
+
+    def _spawn(self) -> None:
+        """Start a worker process and its reader thread, without waiting for it to be ready."""
+        # sys.path[0] is the working directory under -c; replace it, so that a folder named
+        # like a module (r1/math shadows the stdlib's math when run from r1/) cannot interfere
+        code = f"import sys; sys.path[0] = {_PACKAGE_ROOT!r}; from r1.math.worker import serve; serve()"
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise WorkerError(f"cannot start sympy worker: {exc}") from exc
+        replies: queue.Queue[Any] = queue.Queue()
+        assert proc.stdout is not None
+        threading.Thread(target=_read_replies, args=(proc.stdout, replies), daemon=True, name="r1-sympy-reader").start()
+        self._proc, self._replies, self._ready = proc, replies, False
+
+    def _spawn_quietly(self) -> None:
+        try:
+            self._spawn()
+        except WorkerError:
+            pass  # the next call retries and reports
+
+    def _kill(self) -> None:
+        proc, self._proc, self._ready = self._proc, None, False
+        if proc is None:
+            return
+        try:
+            proc.kill()
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+def _read_replies(stream: IO[bytes], replies: queue.Queue[Any]) -> None:
+    """Reader thread: move each reply line into ``replies``; post ``_EOF`` when the pipe closes."""
+    try:
+        for line in stream:
+            try:
+                replies.put(json.loads(line))
+            except ValueError:
+                continue
+    except (OSError, ValueError):
+        pass
+    replies.put(_EOF)
+
+
+def _encode(message: list[Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+_worker: SympyWorker | None = None
+_worker_pid = -1
+_worker_lock = threading.Lock()
+
+
+def get_worker() -> SympyWorker:
+    """This process's worker client (created on first use, re-created after ``fork``)."""
+    global _worker, _worker_pid
+    with _worker_lock:
+        if _worker is None or _worker_pid != os.getpid():
+            _worker, _worker_pid = SympyWorker(), os.getpid()
+        return _worker
+
+
+def shutdown_worker() -> None:
+    """Stop this process's sympy worker, if any (also runs at interpreter exit)."""
+    if _worker is not None and _worker_pid == os.getpid():
+        _worker.close()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not share its parent's pipes or a lock held at fork time."""
+    global _worker, _worker_lock, _worker_pid
+    _worker, _worker_pid, _worker_lock = None, -1, threading.Lock()
+
+
+atexit.register(shutdown_worker)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def serve() -> None:
+    """Worker main loop: answer comparison requests read from stdin until it closes."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything sympy prints must not corrupt the protocol
+    sys.stdout = sys.stderr
+    from r1.math.symbolic import answers_equivalent
+
+    out.write(_encode(["ready"]))
+    out.flush()
+    for line in sys.stdin.buffer:
+        try:
+            request_id, prediction, gold = json.loads(line)
+        except ValueError:
+            continue
+        try:
+            result = bool(answers_equivalent(prediction, gold))
+        except Exception:  # a sympy bug on one pair must not end the worker
+            result = False
+        out.write(_encode([request_id, result]))
+        out.flush()

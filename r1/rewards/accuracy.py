@@ -1,0 +1,38 @@
+"""``accuracy``: 1 when the response's final answer is equivalent to the gold answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from r1.math import verify
+from r1.rewards.scoring import column, is_missing
+
+
+class AccuracyReward:
+    """Rule-based correctness, the R1 recipe's main reward.
+
+    The final answer is extracted (``<answer>``, else ``\\boxed{}``, else ``#### N``)
+    and compared with the gold by :func:`r1.math.verify`, the same verifier the
+    benchmarks use, so training reward and evaluation agree.
+
+    Args:
+        timeout: Seconds a symbolic comparison may take; ``None`` uses the
+            verifier's default. A comparison over budget scores 0.
+        answer_field: The sample column holding the gold answer.
+    """
+
+    name = "accuracy"
+
+    def __init__(self, timeout: float | None = None, answer_field: str = "answer") -> None:
+        self.timeout = timeout
+        self.answer_field = answer_field
+
+    def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
+        """1.0 if correct, 0.0 if not, ``None`` for samples without a gold answer."""
+        golds = column(fields, self.answer_field, len(completions))
+        if golds is None:
+            return [None] * len(completions)
+        return [
+            None if is_missing(gold) else float(verify(text, gold, timeout=self.timeout))
+            for text, gold in zip(completions, golds)
+        ]
