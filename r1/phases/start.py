@@ -1,0 +1,58 @@
+"""Where a phase's starting policy comes from.
+
+GRPO starts from a cold-start SFT model (FINDINGS: from a random model it has no
+reward signal to learn from). ``phase.init_from``:
+
+* ``auto`` (default): the ``model`` config if it names a checkpoint
+  (``model.name_or_path``), else the SFT phase's output — run once and cached under
+  ``<output_root>/cache/sft-<hash>/`` keyed by the model, task, seed and SFT settings,
+  so a second GRPO run reuses it;
+* ``sft``: always the cached SFT model;
+* ``model``: the ``model`` config as it is (R1-Zero: RL straight from the base);
+* any other value: a path to a saved Hugging Face folder.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from r1.paths import conf_dir
+
+
+def starting_policy(cfg: DictConfig) -> DictConfig:
+    """The ``model`` config node to load the starting policy with."""
+    init = str(cfg.phase.get("init_from", "auto"))
+    if init == "model" or (init == "auto" and cfg.model.get("name_or_path")):
+        return cfg.model
+    if init in ("auto", "sft"):
+        return from_folder(cfg.model, cached_sft(cfg))
+    return from_folder(cfg.model, Path(init))
+
+
+def from_folder(model_cfg: DictConfig, folder: Path) -> DictConfig:
+    """A model config that loads the saved Hugging Face folder (weights and tokenizer)."""
+    return OmegaConf.merge(model_cfg, {"name_or_path": str(folder), "tokenizer": None, "architecture": None, "dtype": "float32"})
+
+
+def cached_sft(cfg: DictConfig) -> Path:
+    """The SFT model for this model/task/seed, trained now if no earlier run left one."""
+    from r1.phases.common import config_hash
+
+    sft_cfg = copy.deepcopy(cfg)
+    with open_dict(sft_cfg):
+        sft_cfg.phase = OmegaConf.merge(OmegaConf.load(conf_dir() / "phase" / "sft.yaml"), cfg.phase.get("sft") or {})
+    folder = Path(cfg.paths.output_root) / "cache" / f"sft-{config_hash(sft_cfg, 'model', 'task', 'seed', 'phase')}"
+    hf_dir = folder / "hf"
+    if (hf_dir / "config.json").is_file():
+        print(f"[start] reusing the cold-start SFT model in {hf_dir}", flush=True)
+        return hf_dir
+    print(f"[start] no cached SFT model for this config: running cold-start SFT into {folder}", flush=True)
+    with open_dict(sft_cfg):
+        sft_cfg.paths.run_dir = str(folder)
+    from r1.phases import dispatch
+
+    dispatch(sft_cfg)
+    return hf_dir

@@ -1,0 +1,231 @@
+"""The ``hf`` sampler: batched generation with any transformers causal LM and its KV cache.
+
+Rollouts dominate GRPO time, so this loop avoids the work ``model.generate`` does
+for generality:
+
+* **Prefill each prompt once.** The prompt batch is encoded (left-padded once) and
+  run through the model once; its KV cache is then repeated ``num_samples`` times
+  (``DynamicCache.batch_repeat_interleave``) instead of prefilling every copy.
+* **Drop finished rows.** When a sequence stops, its row leaves the batch and the
+  cache (``batch_select_indices``), so later steps compute only live sequences.
+* **Little per-token Python.** Sampling is a few tensor ops (temperature, top-p,
+  multinomial); there are no logits-processor lists or stopping-criteria objects.
+* **Log-probs for free.** The log-prob of each sampled token under the sampling
+  distribution is recorded, so GRPO's "old" policy needs no extra forward pass when
+  it takes one update per rollout.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+from transformers import DynamicCache
+
+from r1.samplers.rollout import Rollout
+
+
+def encode_prompts(tokenizer, prompts: Sequence[str], device: torch.device | str = "cpu"):
+    """Left-padded ``input_ids`` and ``attention_mask`` for prompt texts.
+
+    Prompts produced by a chat template already carry their special tokens, so none
+    are added then; plain-text prompts for a base model get the tokenizer's own.
+    """
+    add_special = not getattr(tokenizer, "chat_template", None)
+    previous_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        batch = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=add_special)
+    finally:
+        tokenizer.padding_side = previous_side
+    return batch["input_ids"].to(device), batch["attention_mask"].to(device)
+
+
+@lru_cache(maxsize=None)
+def _cache_argument(model_class: type) -> str:
+    """The keyword a model's forward takes its KV cache by (``cache`` in transformers ≥ 5.x)."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def stop_token_ids(tokenizer, stop_strings: Sequence[str]) -> list[int]:
+    """EOS plus each stop string that is a single token in this vocabulary."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    for text in stop_strings:
+        encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(encoded) == 1:
+            ids.add(encoded[0])
+    return sorted(ids)
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None):
+    """Sample one token per row; returns ``(tokens, logprobs)`` under the sampling distribution.
+
+    ``temperature == 0`` is greedy decoding (log-prob of the argmax under the raw softmax).
+    """
+    if temperature <= 0:
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        tokens = logprobs.argmax(dim=-1)
+        return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+    logprobs = torch.log_softmax(logits.float() / temperature, dim=-1)  # (B, V)
+    probs = logprobs.exp()
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        outside = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p  # keep the smallest set reaching top_p
+        sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+class HFSampler:
+    """Batched sampling with a transformers model (see the module docstring for what makes it fast).
+
+    Args:
+        stop_strings: generation also stops after these (when they are single tokens;
+            longer stop strings are matched on the decoded text).
+        batch_size: prompts prefilled together; ``None`` = all at once.
+    """
+
+    def __init__(self, stop_strings: Sequence[str] = ("</answer>",), batch_size: int | None = None) -> None:
+        self.stop_strings = tuple(stop_strings)
+        self.batch_size = batch_size
+
+    def update_weights(self, model) -> None:
+        """Nothing to do: this sampler generates with the training model itself."""
+
+    @torch.no_grad()
+    def generate(
+        self,
+        model,
+        tokenizer,
+        prompts: Sequence[str],
+        num_samples: int = 1,
+        max_new_tokens: int = 64,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        return_logprobs: bool = False,
+        seed: int | None = None,
+    ) -> Rollout:
+        """Sample ``num_samples`` completions for each prompt text."""
+        chunk = self.batch_size or len(prompts)
+        parts = [
+            self._generate(model, tokenizer, prompts[i : i + chunk], num_samples, max_new_tokens, temperature, top_p, return_logprobs, seed)
+            for i in range(0, len(prompts), chunk)
+        ]
+        return parts[0] if len(parts) == 1 else _concat(parts, tokenizer.pad_token_id)
+
+    def _generate(self, model, tokenizer, prompts, num_samples, max_new_tokens, temperature, top_p, return_logprobs, seed) -> Rollout:
+        start = time.perf_counter()
+        device = next(model.parameters()).device
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=device).manual_seed(seed)
+        was_training = model.training
+        model.eval()
+        prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts, device)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        stops = torch.tensor(stop_token_ids(tokenizer, self.stop_strings), device=device)
+        text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
+
+        # Prefill each distinct prompt once, then copy its cache for the samples.
+        cache = DynamicCache(config=model.config)
+        cache_kw = _cache_argument(type(model))
+        positions = (prompt_mask.cumsum(dim=1) - 1).clamp(min=0)
+        out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True, **{cache_kw: cache})
+        logits = out.logits[:, -1]
+        if num_samples > 1:
+            cache.batch_repeat_interleave(num_samples)
+            logits = logits.repeat_interleave(num_samples, dim=0)
+            prompt_ids = prompt_ids.repeat_interleave(num_samples, dim=0)
+            prompt_mask = prompt_mask.repeat_interleave(num_samples, dim=0)
+        rows = prompt_ids.shape[0]
+        next_position = prompt_mask.sum(dim=1)  # (N,)
+        attention = prompt_mask
+
+        tokens_out = torch.full((rows, max_new_tokens), pad_id, dtype=torch.long, device=device)
+        logprobs_out = torch.zeros((rows, max_new_tokens), dtype=torch.float32, device=device)
+        lengths = torch.zeros(rows, dtype=torch.long, device=device)
+        stopped = torch.zeros(rows, dtype=torch.bool, device=device)
+        live = torch.arange(rows, device=device)  # original row of each row still in the batch
+        generated_tokens = 0
+        for step in range(max_new_tokens):
+            tokens, logprobs = sample_next(logits, temperature, top_p, generator)
+            tokens_out[live, step] = tokens
+            logprobs_out[live, step] = logprobs
+            lengths[live] = step + 1
+            generated_tokens += live.numel()
+            done = torch.isin(tokens, stops)
+            if text_stops:
+                done |= self._text_stop(tokenizer, tokens_out[live, : step + 1], text_stops)
+            if done.any():
+                stopped[live[done]] = True
+                keep = (~done).nonzero().squeeze(-1)
+                if keep.numel() == 0:
+                    break
+                live, tokens, attention, next_position = live[keep], tokens[keep], attention[keep], next_position[keep]
+                cache.batch_select_indices(keep)
+            if step == max_new_tokens - 1:
+                break
+            attention = torch.cat([attention, attention.new_ones(live.numel(), 1)], dim=1)
+            out = model(
+                input_ids=tokens[:, None],
+                attention_mask=attention,
+                position_ids=next_position[:, None],
+                use_cache=True,
+                **{cache_kw: cache},
+            )
+            next_position = next_position + 1
+            logits = out.logits[:, -1]
+
+        width = int(lengths.max().item()) if rows else 0
+        completion_ids = tokens_out[:, :width]
+        completion_mask = (torch.arange(width, device=device)[None, :] < lengths[:, None]).long()
+        texts = tokenizer.batch_decode(completion_ids.masked_fill(completion_mask == 0, pad_id), skip_special_tokens=True)
+        model.train(was_training)
+        seconds = time.perf_counter() - start
+        return Rollout(
+            prompt_ids=prompt_ids,
+            prompt_mask=prompt_mask,
+            completion_ids=completion_ids,
+            completion_mask=completion_mask,
+            texts=texts,
+            truncated=~stopped,
+            num_samples=num_samples,
+            logprobs=logprobs_out[:, :width] * completion_mask if return_logprobs else None,
+            stats={"generate_s": seconds, "generated_tokens": float(generated_tokens), "tokens_per_s": generated_tokens / max(seconds, 1e-9)},
+        )
+
+    @staticmethod
+    def _text_stop(tokenizer, recent: torch.Tensor, stop_strings: list[str]) -> torch.Tensor:
+        tails = tokenizer.batch_decode(recent[:, -8:], skip_special_tokens=True)
+        return torch.tensor([any(t.endswith(s) for s in stop_strings) for t in tails], device=recent.device)
+
+
+def _concat(parts: list[Rollout], pad_id: int) -> Rollout:
+    """Join rollouts of prompt chunks, padding prompts on the left and completions on the right."""
+
+    def pad(tensors: list[torch.Tensor], value, left: bool) -> torch.Tensor:
+        width = max(t.shape[1] for t in tensors)
+        padded = []
+        for t in tensors:
+            filler = t.new_full((t.shape[0], width - t.shape[1]), value)
+            padded.append(torch.cat([filler, t] if left else [t, filler], dim=1))
+        return torch.cat(padded)
+
+    logprobs = pad([p.logprobs for p in parts], 0.0, left=False) if parts[0].logprobs is not None else None
+    seconds = sum(p.stats["generate_s"] for p in parts)
+    tokens = sum(p.stats["generated_tokens"] for p in parts)
+    return Rollout(
+        prompt_ids=pad([p.prompt_ids for p in parts], pad_id, left=True),
+        prompt_mask=pad([p.prompt_mask for p in parts], 0, left=True),
+        completion_ids=pad([p.completion_ids for p in parts], pad_id, left=False),
+        completion_mask=pad([p.completion_mask for p in parts], 0, left=False),
+        texts=[t for p in parts for t in p.texts],
+        truncated=torch.cat([p.truncated for p in parts]),
+        num_samples=parts[0].num_samples,
+        logprobs=logprobs,
+        stats={"generate_s": seconds, "generated_tokens": tokens, "tokens_per_s": tokens / max(seconds, 1e-9)},
+    )
