@@ -56,7 +56,13 @@ class Filter(Protocol):
 
 @runtime_checkable
 class Benchmark(Protocol):
-    """An evaluation suite: problems with gold answers and a scorer."""
+    """An evaluation suite: problems with gold answers and a scorer.
+
+    Optional members the eval phase uses when present: ``title`` (name in the results
+    table), ``extract(response) -> str | None`` and ``same_answer(a, b) -> bool`` (maj@k),
+    ``follows_format(response) -> bool`` (format rate). Benchmark config keys ``k``,
+    ``limit`` and ``max_new_tokens`` are applied by the eval phase, never passed to the factory.
+    """
 
     name: str
     default_k: int

@@ -12,7 +12,7 @@ import re
 from r1.math.normalize import matching_brace
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_BOX = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
 _HASHES = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 
 

@@ -1,0 +1,29 @@
+"""``correct``: keep responses whose final answer the shared verifier accepts.
+
+R1's rejection sampling keeps only correct responses; correctness is decided by
+:func:`r1.math.verify`, the same verifier as the accuracy reward and the
+benchmarks, so "correct" means one thing everywhere.
+"""
+
+from __future__ import annotations
+
+from r1.protocols import Sample
+
+
+class CorrectFilter:
+    """Keep a sample when ``verify(response, answer)`` holds.
+
+    Args:
+        timeout: Seconds the symbolic stage may spend per comparison; ``None`` =
+            the verifier's default.
+    """
+
+    name = "correct"
+
+    def __init__(self, timeout: float | None = None) -> None:
+        self.timeout = timeout
+
+    def __call__(self, samples: list[Sample]) -> list[bool]:
+        from r1.math import verify
+
+        return [verify(s["response"], str(s["answer"]), timeout=self.timeout) for s in samples]

@@ -1,0 +1,278 @@
+"""``phase=eval``: pass@1, pass@k and maj@k of a model on one or more benchmarks.
+
+The R1 protocol: ``k`` samples per problem at temperature 0.6 and top-p 0.95;
+pass@1 is the mean correctness over the samples, pass@k the unbiased estimator,
+maj@k the majority answer's correctness. Any checkpoint a phase wrote, or any Hub
+model, evaluates with one command::
+
+    python -m r1.run phase=eval benchmark=math500 model=hf model.name_or_path=outputs/grpo/<date>/<time>/hf
+    python -m r1.run phase=eval benchmark=math_suite benchmark.limit=50 phase.k=4
+
+Writes to the run folder: ``results.json`` (per benchmark: pass@1, pass@k, maj@k,
+n, k, mean length, format rate), ``results.md`` (the R1 paper's table, also
+printed), ``completions.jsonl`` (every response with its score) and ``results.png``.
+
+Benchmarks are plugins; a benchmark node may also hold the protocol keys ``k``,
+``limit`` and ``max_new_tokens``, which this phase applies to any benchmark (the
+plugin's factory never sees them). A node with a ``suite`` mapping runs each member
+(see ``conf/benchmark/math_suite.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from r1.benchmarks.report import bar_chart, flat_metrics, markdown_table, write_json
+from r1.benchmarks.scoring import (
+    completion_records,
+    evaluate_responses,
+    score_benchmark,
+    summarize,
+)
+from r1.errors import ConfigError
+from r1.phases.common import build_logger, run_dir
+
+__all__ = ["PROTOCOL_KEYS", "benchmark_specs", "evaluate_responses", "run"]
+
+PROTOCOL_KEYS = ("k", "limit", "max_new_tokens")
+"""Benchmark-node keys this phase applies itself, so they work with any benchmark plugin."""
+
+DEFAULTS: dict[str, Any] = {
+    "k": None,
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_new_tokens": 1024,
+    "batch_size": 64,
+    "system_prompt": None,
+    "device": "auto",
+}
+"""What ``conf/phase/eval.yaml`` sets, used for keys a caller's phase node lacks (e.g. a pipeline's)."""
+
+
+def eval_options(cfg: DictConfig) -> dict[str, Any]:
+    """The phase options, each from ``cfg.phase`` when set there, else :data:`DEFAULTS`."""
+    phase = OmegaConf.to_container(cfg.phase, resolve=True) if cfg.get("phase") is not None else {}
+    return {key: phase.get(key, default) for key, default in DEFAULTS.items()}
+
+
+@dataclass
+class Plan:
+    """One benchmark, its problems and how to sample them."""
+
+    name: str
+    title: str
+    benchmark: Any
+    samples: list[dict[str, Any]]
+    k: int
+    max_new_tokens: int
+
+
+def benchmark_specs(node: Mapping[str, Any] | DictConfig) -> list[tuple[str, dict[str, Any]]]:
+    """``(result name, config node)`` of each benchmark to run: the node itself, or each ``suite`` member.
+
+    A suite member's result name is its key in the suite, so one benchmark can run
+    twice with different options (``suite: {math500: ..., math500_think: {name:
+    math500, prompt_style: think}}``). A suite's own non-null protocol keys
+    (``limit``, ``k``, ``max_new_tokens``) override its members', so
+    ``benchmark=math_suite benchmark.limit=20`` limits all.
+    """
+    spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"the benchmark config must be a mapping, got {spec!r}")
+    suite = spec.get("suite")
+    if suite is None:
+        return [(str(spec.get("name")), spec)]
+    members = list(suite.items()) if isinstance(suite, Mapping) else [(m if isinstance(m, str) else m.get("name"), m) for m in suite]
+    if not members:
+        raise ConfigError("benchmark.suite is empty; add benchmarks to it or choose one benchmark (benchmark=math500)")
+    shared = {key: spec[key] for key in PROTOCOL_KEYS if spec.get(key) is not None}
+    return [(str(label), {**({"name": m} if isinstance(m, str) else dict(m)), **shared}) for label, m in members]
+
+
+def plan_benchmarks(cfg: DictConfig, registry: Any) -> list[Plan]:
+    """Build every benchmark and load its problems (before the model, so mistakes fail fast)."""
+    options = eval_options(cfg)
+    plans = []
+    for label, spec in benchmark_specs(cfg.benchmark):
+        protocol = {key: spec.pop(key, None) for key in PROTOCOL_KEYS}
+        benchmark = registry.build("benchmark", spec)
+        samples = benchmark.load()
+        if protocol["limit"] is not None:
+            samples = samples[: int(protocol["limit"])]
+        k = int(options["k"] or protocol["k"] or getattr(benchmark, "default_k", 1))
+        max_new = int(protocol["max_new_tokens"] or getattr(benchmark, "max_new_tokens", None) or options["max_new_tokens"])
+        if k < 1 or max_new < 1:
+            raise ConfigError(f"benchmark '{label}': k and max_new_tokens must be positive, got k={k}, max_new_tokens={max_new}")
+        title = getattr(benchmark, "title", benchmark.name) if label == benchmark.name else label
+        plans.append(Plan(label, title, benchmark, samples, k, max_new))
+    names = [p.name for p in plans]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"benchmark names repeat in the suite: {names}; give each a distinct key under benchmark.suite")
+    return plans
+
+
+@dataclass
+class Generations:
+    """A plan's responses grouped by problem, with their token counts and cut-off flags."""
+
+    responses: list[list[str]]
+    lengths: list[list[int]]
+    truncated: list[list[bool]]
+    generated_tokens: float = 0.0
+    generate_s: float = 0.0
+
+
+def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, options: dict[str, Any], seed: int, progress: Any) -> Generations:
+    """Sample ``plan.k`` responses per problem in batches of about ``batch_size`` responses."""
+    from r1.data.chat import format_prompt
+
+    task = progress.add_task(plan.title, total=len(plan.samples) * plan.k)
+    prompts = [format_prompt(tokenizer, s["prompt"], options["system_prompt"]) for s in plan.samples]
+    out = Generations([], [], [])
+    batch = max(1, int(options["batch_size"]) // plan.k)  # prompts per batch
+    for b, first in enumerate(range(0, len(prompts), batch)):
+        rollout = sampler.generate(
+            model,
+            tokenizer,
+            prompts[first : first + batch],
+            num_samples=plan.k,
+            max_new_tokens=plan.max_new_tokens,
+            temperature=float(options["temperature"]),
+            top_p=float(options["top_p"]),
+            seed=batch_seed(seed, plan.name, b),
+        )
+        token_counts, cut = rollout.completion_lengths.tolist(), rollout.truncated.tolist()
+        for i in range(len(rollout.texts) // plan.k):  # row i * k + j is sample j of prompt i
+            group = slice(i * plan.k, (i + 1) * plan.k)
+            out.responses.append(rollout.texts[group])
+            out.lengths.append(token_counts[group])
+            out.truncated.append(cut[group])
+        out.generated_tokens += rollout.stats.get("generated_tokens", 0.0)
+        out.generate_s += rollout.stats.get("generate_s", 0.0)
+        progress.advance(task, len(rollout.texts))
+    return out
+
+
+def write_report(out: Path, results: dict[str, dict[str, Any]], plans: list[Plan], label: str, protocol: dict[str, Any]) -> str:
+    """``results.json``, ``results.md`` and ``results.png``; returns the Markdown table."""
+    titles = {p.name: p.title for p in plans}
+    write_json({"model": label, "protocol": protocol, "benchmarks": results}, out / "results.json")
+    table = markdown_table(results, label, titles)
+    (out / "results.md").write_text(table, encoding="utf-8")
+    bar_chart(results, out / "results.png", label, titles)
+    return table
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Generate, score and report every configured benchmark; returns the flat metrics."""
+    from r1.models import load_model
+    from r1.plugins import get_registry
+
+    start = time.perf_counter()
+    options = eval_options(cfg)
+    registry = get_registry(cfg.plugins.blocked)
+    plans = plan_benchmarks(cfg, registry)
+    out = run_dir(cfg)
+    model, tokenizer = load_model(cfg.model)
+    model = model.to(pick_device(options["device"]))
+    sampler = registry.build("sampler", cfg.sampler)
+
+    results: dict[str, dict[str, Any]] = {}
+    completions = out / "completions.jsonl"
+    completions.unlink(missing_ok=True)
+    tokens, seconds = 0.0, 0.0
+    with progress_bar("responses") as progress:
+        for plan in plans:
+            gen = generate(plan, model, tokenizer, sampler, options, int(cfg.seed), progress)
+            scored = score_benchmark(plan.benchmark, plan.samples, gen.responses)
+            results[plan.name] = summarize(plan.benchmark, scored, gen.lengths, gen.truncated)
+            with completions.open("a", encoding="utf-8") as handle:
+                for row in completion_records(plan.name, scored, gen.lengths, gen.truncated):
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            tokens, seconds = tokens + gen.generated_tokens, seconds + gen.generate_s
+
+    elapsed = time.perf_counter() - start
+    protocol = {
+        "temperature": float(options["temperature"]),
+        "top_p": float(options["top_p"]),
+        "max_new_tokens": {p.name: p.max_new_tokens for p in plans},
+        "seed": int(cfg.seed),
+        "seconds": round(elapsed, 2),
+        "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
+    }
+    table = write_report(out, results, plans, model_label(cfg), protocol)
+    print(table, end="")
+    print(f"Results in {out} ({elapsed:.1f} s)")
+
+    summary = flat_metrics(results)
+    logger = build_logger(cfg)
+    if logger:
+        logger.log_metrics(summary, step=0)
+        logger.save()
+        logger.finalize("success")
+    return {**summary, "output_dir": str(out)}
+
+
+def batch_seed(seed: int, benchmark: str, batch: int) -> int:
+    """A sampling seed per (run seed, benchmark, batch): results do not depend on the batch order."""
+    return zlib.crc32(f"{seed}/{benchmark}/{batch}".encode())
+
+
+def model_label(cfg: DictConfig) -> str:
+    """How tables name the model: its path or Hub id, else the model config option."""
+    name = cfg.model.get("name_or_path")
+    if name:
+        return str(name).rstrip("/")
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return str(HydraConfig.get().runtime.choices.get("model", "model"))
+    except (ImportError, ValueError):  # pragma: no cover
+        pass
+    target = OmegaConf.select(cfg, "model.architecture._target_", default="model")
+    return str(target).rsplit(".", 1)[-1]
+
+
+def pick_device(name: str) -> str:
+    """``auto`` = cuda when available, else cpu; any other name is used as given."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def progress_bar(unit: str):
+    """A rich progress bar with counts of ``unit`` and an ETA (rendered once at the end off a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+
+
+def read_results(folder: str | Path) -> dict[str, Any]:
+    """The ``results.json`` an eval run wrote (for the pipeline and notebooks)."""
+    return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))

@@ -1,0 +1,450 @@
+"""``phase=rejection``: sample k responses per prompt from a checkpoint, keep those that pass the filters.
+
+R1's third stage generated ~600k reasoning samples from the RL checkpoint and
+kept only the correct, readable ones; the result is the SFT/distillation data.
+Here::
+
+    python -m r1.run phase=rejection model=hf model.name_or_path=outputs/grpo/<date>/<time>/hf
+
+Prompts come from the task's train split (``phase.num_prompts``), or from a file
+with prompt/answer fields (``phase.dataset=<path>``).
+
+**Built for long jobs.** Prompts are processed in chunks of ``phase.chunk_size``;
+each finished chunk is written as one file (``chunks/<index>.json``: its kept
+samples and its counts) to a temporary name, fsync'd and renamed, so a chunk is
+either fully recorded or not at all. Each chunk's generation is seeded by the run
+seed and the chunk's index, so redoing a chunk gives the same samples. Killing the
+job and running the **same command** again resumes it: the output folder is
+derived from the config (``<paths.output_root>/rejection/run-<fingerprint>``, the
+fingerprint hashing everything that decides the samples), finished chunks are
+skipped, and no sample is lost or written twice. ``phase.output_dir=<folder>``
+names the folder instead; resuming into it with a different config is refused.
+
+Outputs in that folder: ``dataset/`` (``datasets.save_to_disk``), ``samples.jsonl``
+(per kept sample: ``id``, ``prompt``, ``answer``, ``response``, ``sample_index``,
+``num_tokens``, ``truncated``, ``filters_passed``), ``report.json`` (how many each
+filter rejected; also printed as a table) and ``config.json`` (what made it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from r1.errors import ConfigError, DataError
+from r1.filters.cascade import CAP, apply_filters, build_filters
+from r1.phases.common import build_logger, run_dir
+from r1.protocols import Sample
+
+COLUMNS = ("id", "prompt", "answer", "response", "sample_index", "num_tokens", "truncated", "filters_passed")
+"""The fields of every kept sample, in ``samples.jsonl`` and the dataset."""
+
+DEFAULTS: dict[str, Any] = {
+    "num_prompts": 256,
+    "split": "train",
+    "dataset": None,
+    "dataset_split": "train",
+    "prompt_field": "prompt",
+    "answer_field": "answer",
+    "id_field": None,
+    "samples_per_prompt": 8,
+    "max_kept_per_prompt": 4,
+    "chunk_size": 32,
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_new_tokens": 96,
+    "system_prompt": None,
+    "device": "auto",
+    "output_dir": None,
+}
+"""What ``conf/phase/rejection.yaml`` sets, used for keys a caller's phase node lacks (e.g. a pipeline's)."""
+
+# Options that do not change which samples are produced (left out of the fingerprint).
+_NOT_FINGERPRINTED = ("output_dir", "device")
+
+
+def rejection_options(cfg: DictConfig) -> dict[str, Any]:
+    """The phase options, each from ``cfg.phase`` when set there, else :data:`DEFAULTS`."""
+    phase = OmegaConf.to_container(cfg.phase, resolve=True) if cfg.get("phase") is not None else {}
+    return {key: phase.get(key, default) for key, default in DEFAULTS.items()}
+
+
+# ----------------------------------------------------------------------------- the output folder
+
+
+def fingerprint_config(cfg: DictConfig) -> dict[str, Any]:
+    """Everything that decides the samples: model, prompt source, sampler, filters, seed, phase options."""
+    options = rejection_options(cfg)
+    phase = {k: v for k, v in options.items() if k not in _NOT_FINGERPRINTED}
+    return {
+        "seed": int(cfg.seed),
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "task": OmegaConf.to_container(cfg.task, resolve=True) if not options["dataset"] else None,
+        "sampler": OmegaConf.to_container(cfg.sampler, resolve=True),
+        "filter": OmegaConf.to_container(cfg.filter, resolve=True),
+        "phase": phase,
+    }
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    """A short stable hash of :func:`fingerprint_config`'s result."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def output_folder(cfg: DictConfig) -> Path:
+    """``phase.output_dir``, else ``<paths.output_root>/rejection/run-<fingerprint>``: the same command, the same folder."""
+    chosen = rejection_options(cfg)["output_dir"]
+    if chosen:
+        return Path(str(chosen)).expanduser()
+    return Path(str(cfg.paths.output_root)) / "rejection" / f"run-{fingerprint(fingerprint_config(cfg))}"
+
+
+def claim_folder(folder: Path, config: dict[str, Any]) -> None:
+    """Create ``folder`` for this config, or check that an existing one was made by the same config.
+
+    Leftovers of a killed job (temporary files it was writing) are removed; one job
+    per folder at a time is assumed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "chunks").mkdir(exist_ok=True)
+    for stale in [*folder.glob(".*.tmp"), *(folder / "chunks").glob(".*.tmp")]:
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink(missing_ok=True)
+    marker = folder / "config.json"
+    config = json.loads(json.dumps(config, default=str))
+    if marker.exists():
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+        changed = differences(previous, config)
+        if changed:
+            shown = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in changed[:3]) + ("; ..." if len(changed) > 3 else "")
+            raise ConfigError(
+                f"'{folder}' holds a rejection run made with a different config ({shown}); "
+                "run the same config to resume it, or choose a new phase.output_dir"
+            )
+    else:
+        atomic_write(marker, json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` for every leaf that differs between two configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted({*old, *new}, key=str):
+            found += differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader (or a resumed job) sees all of it or nothing.
+
+    The bytes go to a hidden temporary file in the same folder, are fsync'd, and the
+    file is renamed over ``path`` (atomic on POSIX); the folder is fsync'd so the
+    rename itself survives a crash.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - folders cannot be opened on some platforms
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def chunk_path(folder: Path, index: int) -> Path:
+    return folder / "chunks" / f"{index:06d}.json"
+
+
+def read_chunks(folder: Path, count: int) -> Iterator[dict[str, Any]]:
+    """The recorded chunks, in order (only those that exist)."""
+    for index in range(count):
+        path = chunk_path(folder, index)
+        if path.exists():
+            yield json.loads(path.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def load_prompts(cfg: DictConfig) -> list[Sample]:
+    """The prompts to sample: the task's split, or the rows of ``phase.dataset``; each with ``id``, ``prompt``, ``answer``."""
+    from r1.benchmarks.math import gold_answer
+
+    opts = rejection_options(cfg)
+    limit = opts["num_prompts"]
+    if opts["dataset"]:
+        from r1.benchmarks.records import load_records, require_fields
+
+        id_field, prompt_field, answer_field = opts["id_field"], opts["prompt_field"], opts["answer_field"]
+        rows = load_records(str(opts["dataset"]), split=str(opts["dataset_split"]))
+        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), f"phase.dataset '{opts['dataset']}'")
+        rows = rows[: int(limit)] if limit is not None else rows
+        prompts = [
+            {"id": str(row[id_field]) if id_field else str(i), "prompt": str(row[prompt_field]), "answer": gold_answer(row[answer_field])}
+            for i, row in enumerate(rows)
+        ]
+        if len({p["id"] for p in prompts}) != len(prompts):
+            raise DataError(f"phase.dataset '{opts['dataset']}': field '{id_field}' has repeated values; ids must be unique per prompt")
+        return prompts
+    if limit is None:
+        raise ConfigError("phase.num_prompts must be set when prompts come from the task (phase.dataset is null)")
+    from r1.plugins import get_registry
+
+    task = get_registry(cfg.plugins.blocked).build("task", cfg.task)
+    try:
+        samples = task.samples(str(opts["split"]), int(limit), seed=int(cfg.seed))
+    except ValueError as error:
+        raise ConfigError(f"task '{cfg.task.name}' cannot give {limit} {opts['split']} prompts: {error}") from error
+    return [{"id": str(s["id"]), "prompt": str(s["prompt"]), "answer": str(s["answer"])} for s in samples]
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The sampling seed of chunk ``index``: the same chunk always draws the same samples."""
+    return zlib.crc32(f"rejection/{seed}/{index}".encode())
+
+
+# ----------------------------------------------------------------------------- one chunk
+
+
+def make_samples(prompts: list[Sample], texts: list[str], lengths: list[int], truncated: list[bool], k: int) -> list[Sample]:
+    """One sample per generated response (``k`` per prompt, grouped by prompt)."""
+    samples = []
+    for i, prompt in enumerate(prompts):
+        for j in range(k):
+            row = i * k + j
+            samples.append(
+                {
+                    "id": prompt["id"],
+                    "prompt": prompt["prompt"],
+                    "answer": prompt["answer"],
+                    "response": texts[row],
+                    "sample_index": j,
+                    "num_tokens": int(lengths[row]),
+                    "truncated": bool(truncated[row]),
+                }
+            )
+    return samples
+
+
+def filter_chunk(index: int, prompts: list[Sample], samples: list[Sample], steps: list, max_per_prompt: int | None, stats: dict[str, float]) -> dict[str, Any]:
+    """The record of a finished chunk: kept samples (in ``COLUMNS`` order) and its counts."""
+    result = apply_filters(steps, samples, max_per_prompt)
+    return {
+        "chunk": index,
+        "prompt_ids": [p["id"] for p in prompts],
+        "generated": len(samples),
+        "truncated": sum(s["truncated"] for s in samples),
+        "kept": [{column: sample.get(column) for column in COLUMNS} for sample in result.kept],
+        "rejected_by": result.rejected_by,
+        "seen": result.seen,
+        "passed": result.passed,
+        "errors": result.errors,
+        "generated_tokens": float(stats.get("generated_tokens", 0.0)),
+        "generate_s": float(stats.get("generate_s", 0.0)),
+    }
+
+
+def check_prompts(chunks: list[dict[str, Any]], prompts: list[Sample], size: int, folder: Path) -> None:
+    """Refuse to mix runs: every recorded chunk must hold the prompts the current config gives it."""
+    for chunk in chunks:
+        index = chunk["chunk"]
+        expected = [p["id"] for p in prompts[index * size : (index + 1) * size]]
+        if chunk["prompt_ids"] != expected:
+            raise DataError(
+                f"chunk {index} in {folder} was generated for other prompts than the current config gives it "
+                "(did the prompt file change?); use a new phase.output_dir"
+            )
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def summarize_chunks(chunks: list[dict[str, Any]], folder: Path, prompts: int) -> dict[str, Any]:
+    """Totals over all chunks, for ``report.json``."""
+    generated = sum(c["generated"] for c in chunks)
+    kept = [s for c in chunks for s in c["kept"]]
+    rejected: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    passed: dict[str, int] = {}
+    for chunk in chunks:
+        for name, value in chunk["rejected_by"].items():
+            rejected[name] = rejected.get(name, 0) + value
+        for name, value in chunk["seen"].items():
+            seen[name] = seen.get(name, 0) + value
+        for name, value in chunk["passed"].items():
+            passed[name] = passed.get(name, 0) + value
+    tokens = sum(c["generated_tokens"] for c in chunks)
+    seconds = sum(c["generate_s"] for c in chunks)
+    return {
+        "output_dir": str(folder),
+        "prompts": prompts,
+        "chunks": len(chunks),
+        "generated": generated,
+        "kept": len(kept),
+        "keep_rate": len(kept) / generated if generated else 0.0,
+        "prompts_with_kept": len({s["id"] for s in kept}),
+        "rejected_by": rejected,
+        "seen": seen,
+        "passed": passed,
+        "errors": sum(c["errors"] for c in chunks),
+        "truncated": sum(c["truncated"] for c in chunks),
+        "mean_kept_tokens": sum(s["num_tokens"] for s in kept) / len(kept) if kept else 0.0,
+        "generate_s": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
+    }
+
+
+def write_outputs(folder: Path, chunks: list[dict[str, Any]], report: dict[str, Any]) -> Path:
+    """``samples.jsonl``, ``dataset/`` and ``report.json``, rebuilt from the chunk files (idempotent)."""
+    kept = [s for c in chunks for s in c["kept"]]
+    atomic_write(folder / "samples.jsonl", "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in kept))
+    dataset_dir = save_dataset(kept, folder / "dataset")
+    atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    return dataset_dir
+
+
+def save_dataset(rows: list[dict[str, Any]], folder: Path) -> Path:
+    """Save ``rows`` as a ``datasets`` folder that ``datasets.load_from_disk`` opens, even when empty."""
+    import datasets
+    from datasets import Dataset, Features, List, Value
+
+    features = Features(
+        {
+            "id": Value("string"),
+            "prompt": Value("string"),
+            "answer": Value("string"),
+            "response": Value("string"),
+            "sample_index": Value("int32"),
+            "num_tokens": Value("int32"),
+            "truncated": Value("bool"),
+            "filters_passed": List(Value("string")),
+        }
+    )
+    data = Dataset.from_dict({column: [row[column] for row in rows] for column in COLUMNS}, features=features)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        data.save_to_disk(str(tmp), num_shards=1 if len(data) == 0 else None)
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return folder
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The rejection counts as a table: each filter, what it saw and what it rejected."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"rejection sampling: kept {report['kept']} of {report['generated']} ({100 * report['keep_rate']:.1f} %)")
+    for column in ("filter", "seen", "rejected", "rejected %"):
+        table.add_column(column, justify="left" if column == "filter" else "right")
+    for name, rejected in report["rejected_by"].items():
+        seen = report["kept"] + rejected if name == CAP else report["seen"].get(name, 0)
+        table.add_row(name, str(seen), str(rejected), f"{100 * rejected / seen:.1f}" if seen else "-")
+    console = Console(width=100)
+    console.print(table)
+    console.print(f"{report['prompts_with_kept']} of {report['prompts']} prompts kept at least one response; output: {report['output_dir']}")
+
+
+# ----------------------------------------------------------------------------- the runner
+
+
+def sample_chunks(cfg: DictConfig, registry: Any, prompts: list[Sample], pending: list[int], folder: Path, steps: list) -> None:
+    """Generate, filter and atomically record each pending chunk, with a progress bar over prompts."""
+    from r1.data.chat import format_prompt
+    from r1.models import load_model
+    from r1.phases.evaluate import pick_device, progress_bar
+
+    opts = rejection_options(cfg)
+    k, size, cap = int(opts["samples_per_prompt"]), int(opts["chunk_size"]), opts["max_kept_per_prompt"]
+    model, tokenizer = load_model(cfg.model)
+    model = model.to(pick_device(opts["device"]))
+    sampler = registry.build("sampler", cfg.sampler)
+    done = len(prompts) - sum(len(prompts[i * size : (i + 1) * size]) for i in pending)
+    with progress_bar("prompts") as progress:
+        bar = progress.add_task("rejection sampling", total=len(prompts), completed=done)
+        for index in pending:
+            chunk = prompts[index * size : (index + 1) * size]
+            rollout = sampler.generate(
+                model,
+                tokenizer,
+                [format_prompt(tokenizer, p["prompt"], opts["system_prompt"]) for p in chunk],
+                num_samples=k,
+                max_new_tokens=int(opts["max_new_tokens"]),
+                temperature=float(opts["temperature"]),
+                top_p=float(opts["top_p"]),
+                seed=chunk_seed(int(cfg.seed), index),
+            )
+            samples = make_samples(chunk, rollout.texts, rollout.completion_lengths.tolist(), rollout.truncated.tolist(), k)
+            record = filter_chunk(index, chunk, samples, steps, None if cap is None else int(cap), rollout.stats)
+            atomic_write(chunk_path(folder, index), json.dumps(record, ensure_ascii=False) + "\n")
+            progress.advance(bar, len(chunk))
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Generate, filter and record every pending chunk, then write the dataset and the report."""
+    from r1.plugins import get_registry
+
+    opts = rejection_options(cfg)
+    k, size = int(opts["samples_per_prompt"]), int(opts["chunk_size"])
+    if k < 1 or size < 1:
+        raise ConfigError(f"phase.samples_per_prompt and phase.chunk_size must be positive, got {k} and {size}")
+    registry = get_registry(cfg.plugins.blocked)
+    steps = build_filters(OmegaConf.to_container(cfg.filter.filters, resolve=True) if cfg.filter.get("filters") is not None else [], registry)
+    prompts = load_prompts(cfg)
+    if not prompts:
+        raise DataError("no prompts to sample: the task or dataset gave none")
+    folder = output_folder(cfg)
+    claim_folder(folder, fingerprint_config(cfg))
+    (run_dir(cfg) / "rejection_output.txt").write_text(f"{folder.resolve()}\n", encoding="utf-8")
+
+    count = (len(prompts) + size - 1) // size
+    check_prompts(list(read_chunks(folder, count)), prompts, size, folder)
+    pending = [i for i in range(count) if not chunk_path(folder, i).exists()]
+    if pending:  # a finished folder is only re-assembled: no model is loaded
+        sample_chunks(cfg, registry, prompts, pending, folder, steps)
+
+    chunks = list(read_chunks(folder, count))
+    if len(chunks) != count:  # pragma: no cover - every pending chunk was just written
+        raise DataError(f"{folder} is missing chunk files; run the same command again to finish it")
+    report = summarize_chunks(chunks, folder, len(prompts))
+    dataset_dir = write_outputs(folder, chunks, report)
+    print_report(report)
+    logger = build_logger(cfg)
+    if logger:
+        metrics = {"rejection/kept": float(report["kept"]), "rejection/keep_rate": report["keep_rate"], "rejection/generated": float(report["generated"])}
+        metrics.update({f"rejection/rejected_by/{name}": float(n) for name, n in report["rejected_by"].items()})
+        logger.log_metrics(metrics, step=0)
+        logger.save()
+        logger.finalize("success")
+    return {
+        "kept": report["kept"],
+        "generated": report["generated"],
+        "keep_rate": report["keep_rate"],
+        "output_dir": str(folder),
+        "dataset_dir": str(dataset_dir),
+        "samples_path": str(folder / "samples.jsonl"),
+    }
+
