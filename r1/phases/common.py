@@ -76,19 +76,27 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def build_trainer(cfg: DictConfig, **phase_options: Any):
-    """A ``lightning.Trainer`` from the ``trainer`` group plus the phase's own options."""
+def build_trainer(cfg: DictConfig, model: Any = None, **phase_options: Any):
+    """A ``lightning.Trainer`` from the ``trainer`` group plus the phase's own options.
+
+    ``model`` is the built model (or a list: [student, teacher]); strategies that shard it
+    (``trainer=fsdp``) take their wrapping unit from it (see r1/scale.py).
+    """
     import lightning
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from r1.scale import build_strategy
 
     quiet_lightning()
     options = OmegaConf.to_container(cfg.trainer, resolve=True) if cfg.get("trainer") else {}
+    options["strategy"] = build_strategy(options, model)
     options.update(phase_options)
     options.setdefault("logger", build_logger(cfg))
     options.setdefault("default_root_dir", str(run_dir(cfg)))
     options.setdefault("enable_model_summary", False)
     try:
         return lightning.Trainer(**options)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, MisconfigurationException) as error:
         raise ConfigError(f"trainer options {sorted(options)} were rejected: {error}") from error
 
 
@@ -106,13 +114,24 @@ def config_hash(cfg: DictConfig, *keys: str) -> str:
 
     Used to find the folder of an earlier run of the same command (to resume it, or to
     reuse a finished stage) without depending on Hydra's time-stamped run folders.
+    Where outputs go, how they are logged and which checkpoint to resume from do not
+    change what is computed, so they are left out.
     """
+    import copy
     import hashlib
     import json
 
-    node = {key: OmegaConf.select(cfg, key) for key in keys} if keys else cfg
-    plain = OmegaConf.to_container(OmegaConf.create(node) if keys else node, resolve=True, throw_on_missing=False)
-    for volatile in ("hydra", "paths", "ckpt_path"):
-        if isinstance(plain, dict):
-            plain.pop(volatile, None)
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    def plain(node: Any) -> Any:
+        if OmegaConf.is_config(node):
+            return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+        return node
+
+    if keys:
+        content = {key: plain(OmegaConf.select(cfg, key)) for key in keys}
+    else:
+        node = copy.deepcopy(cfg)
+        OmegaConf.set_struct(node, False)
+        for volatile in ("hydra", "paths", "logger", "ckpt_path"):
+            node.pop(volatile, None)
+        content = plain(node)
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from r1.data.chat import format_prompt
 from r1.errors import ConfigError
 from r1.phases.validation import greedy_accuracy
 from r1.samplers.rollout import Rollout
+from r1.scale import clip_gradients, generation_context
 
 
 @dataclass
@@ -160,6 +162,14 @@ class GRPOModule(lightning.LightningModule):
         if s.log_completions_every and batch_idx % s.log_completions_every == 0 and self.global_rank == 0:
             self.log_completions(batch_idx, samples, rollout, scores, advantages)
 
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Wall-clock between consecutive steps: everything, Lightning's loop and checkpoints included.
+        now = time.perf_counter()
+        last = getattr(self, "_last_batch_end", None)
+        if last is not None and self.history and "time/step_s" in self.history[-1]:
+            self.history[-1]["time/wall_step_s"] = now - last
+        self._last_batch_end = now
+
     def validation_step(self, batch, batch_idx: int):
         # Validation runs once per check, over the whole held-out set, in on_validation_epoch_end.
         return None
@@ -167,10 +177,11 @@ class GRPOModule(lightning.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self.val_samples:
             return
-        result = greedy_accuracy(
-            self.policy, self.tokenizer, self.sampler, self.val_samples, self.check,
-            max_new_tokens=self.settings.max_new_tokens, system_prompt=self.system_prompt,
-        )
+        with generation_context(self.policy, self.trainer.strategy) as policy:
+            result = greedy_accuracy(
+                policy, self.tokenizer, self.sampler, self.val_samples, self.check,
+                max_new_tokens=self.settings.max_new_tokens, system_prompt=self.system_prompt,
+            )
         # every rank scores the same held-out set, so the numbers agree without a reduction
         self.log("val/accuracy", result["accuracy"], prog_bar=True)
         self.log("val/format_rate", result["format_rate"])
@@ -188,11 +199,13 @@ class GRPOModule(lightning.LightningModule):
         """P prompts × G completions from the sampler plugin, with their log-probs."""
         s = self.settings
         prompts = [format_prompt(self.tokenizer, x["prompt"], self.system_prompt) for x in samples]
-        return self.sampler.generate(
-            self.policy, self.tokenizer, prompts,
-            num_samples=s.group_size, max_new_tokens=s.max_new_tokens,
-            temperature=s.temperature, top_p=s.top_p, return_logprobs=True, seed=seed,
-        )
+        # Under FSDP: the full weights, gathered once for the whole rollout (r1/scale.py).
+        with generation_context(self.policy, self._trainer.strategy if self._trainer else None) as policy:
+            return self.sampler.generate(
+                policy, self.tokenizer, prompts,
+                num_samples=s.group_size, max_new_tokens=s.max_new_tokens,
+                temperature=s.temperature, top_p=s.top_p, return_logprobs=True, seed=seed,
+            )
 
     def score(self, rollout: Rollout, samples: list[dict]) -> Scores:
         """One reward per completion from the reward plugin; a failing sample scores 0 and is counted."""
@@ -249,7 +262,7 @@ class GRPOModule(lightning.LightningModule):
                 optimizer.zero_grad()
                 self.manual_backward(loss)
                 if s.max_grad_norm:
-                    self.clip_gradients(optimizer, gradient_clip_val=s.max_grad_norm, gradient_clip_algorithm="norm")
+                    clip_gradients(self, optimizer, s.max_grad_norm)  # FSDP needs a collective for the global norm
                 optimizer.step()
                 m = mask[chunk].float()
                 totals["loss"] += loss.item()
@@ -257,6 +270,8 @@ class GRPOModule(lightning.LightningModule):
                 totals["clip_fraction"] += float(stats["clip_fraction"])
                 totals["entropy"] += float((entropy * m).sum() / m.sum().clamp(min=1))
                 passes += 1
+        # An out-of-process engine (vLLM) reloads the new weights before the next rollout.
+        self.sampler.update_weights(self.policy)
         result = {k: v / passes for k, v in totals.items()}
         result["rows_trained"] = float(rows.numel())
         return result
@@ -394,7 +409,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if phase.progress_bar:
         callbacks.append(lightning.pytorch.callbacks.RichProgressBar())
     trainer = build_trainer(
-        cfg, max_epochs=1, max_steps=-1, callbacks=callbacks, val_check_interval=int(phase.val_every) if val_samples else None,
+        cfg, model=policy, max_epochs=1, max_steps=-1, callbacks=callbacks, val_check_interval=int(phase.val_every) if val_samples else None,
         limit_val_batches=1 if val_samples else 0, num_sanity_val_steps=0, enable_progress_bar=bool(phase.progress_bar),
         use_distributed_sampler=False, log_every_n_steps=1,
     )
@@ -411,9 +426,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "phase": "grpo", "run_dir": str(folder), "steps": steps, "seconds": seconds,
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
     }
+    # Every rank enters (gathering sharded weights is a collective); rank 0 evaluates and saves.
+    with generation_context(module.policy, trainer.strategy) as policy:
+        if trainer.global_rank == 0:
+            final = greedy_accuracy(policy, tokenizer, sampler, val_samples, task.check, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt) if val_samples else None
+            hf_dir = save_hf(policy, tokenizer, folder / "hf")
     if trainer.global_rank == 0:
-        final = greedy_accuracy(policy, tokenizer, sampler, val_samples, task.check, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt) if val_samples else None
-        hf_dir = save_hf(policy, tokenizer, folder / "hf")
         summary.update({
             "hf_dir": str(hf_dir),
             "initial/accuracy": initial["accuracy"] if initial else None,
@@ -443,16 +461,16 @@ def resume_state(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     checkpoints.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path:
-        if not Path(ckpt_path).is_file():
+        if not Path(ckpt_path).exists():  # a sharded FSDP checkpoint is a folder
             raise ConfigError(f"ckpt_path '{ckpt_path}' does not exist; give a .ckpt file from an earlier run's checkpoints folder")
-    elif (checkpoints / "last.ckpt").is_file() and not (state_dir / "done.json").is_file():
+    elif (checkpoints / "last.ckpt").exists() and not (state_dir / "done.json").is_file():
         ckpt_path = str(checkpoints / "last.ckpt")
         print(f"[grpo] resuming the unfinished run from {ckpt_path}", flush=True)
     elif (state_dir / "done.json").is_file():
         # A finished run with the same config: start afresh, replacing its checkpoints.
         (state_dir / "done.json").unlink()
         for old in checkpoints.glob("*.ckpt"):
-            old.unlink()
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     (state_dir / "run_dir.txt").write_text(str(folder))
     return {"dir": state_dir, "checkpoints": checkpoints, "ckpt_path": ckpt_path}
 
