@@ -1,0 +1,171 @@
+"""Distillation (``phase=distill``): fine-tune a smaller student on the teacher's responses.
+
+DeepSeek-R1 distils its reasoning into dense Qwen and Llama models by plain SFT on
+~800k samples: 600k reasoning traces from rejection sampling mixed with 200k
+general ones (``data.mixture``). That is the default here: the SFT phase's data,
+module and trainer (:mod:`r1.phases.sft`), with the student from ``phase.student``.
+
+When teacher and student share a tokenizer, ``phase.kd.weight > 0`` adds a
+logit-level term, the forward KL from the teacher's next-token distribution
+(:func:`r1.algorithms.distillation.distillation_loss`); the teacher is loaded
+frozen and never enters the checkpoints. The summary compares the student's
+held-out accuracy with the teacher's on the same prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from r1.algorithms.distillation import distillation_loss
+from r1.data.sft import IGNORE_INDEX
+from r1.errors import ConfigError
+from r1.phases.sft import (
+    build_datamodule,
+    build_module,
+    build_sampler,
+    build_task,
+    causal_lm_logits,
+    check_ckpt_path,
+    evaluate_greedy,
+    load_data,
+    sft_loss,
+    token_cross_entropy,
+    train,
+    write_summary,
+)
+
+
+class DistillLoss:
+    """``(1 - weight) * cross-entropy + weight * KL(teacher || student)`` on response tokens.
+
+    Args:
+        teacher: a frozen causal LM with the student's tokenizer.
+        weight: share of the distillation term, in [0, 1] (0 = plain SFT).
+        temperature: softening of both distributions in the KL term.
+        vocab_size: the shared tokenizer's size; logits are cut to it, since one model may
+            pad its embedding matrix beyond the vocabulary.
+    """
+
+    def __init__(self, teacher: torch.nn.Module, weight: float, temperature: float, vocab_size: int) -> None:
+        if not 0.0 <= weight <= 1.0:
+            raise ConfigError(f"phase.kd.weight must be in [0, 1], got {weight}")
+        self.teacher = teacher  # a plain attribute, not a submodule: never trained, never checkpointed
+        self.weight = float(weight)
+        self.temperature = float(temperature)
+        self.vocab_size = int(vocab_size)
+
+    def to(self, device: torch.device | str) -> DistillLoss:
+        self.teacher.to(device)
+        return self
+
+    def __call__(self, model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        student_logits = causal_lm_logits(model, batch)[..., : self.vocab_size]  # (B, T, V)
+        with torch.no_grad():
+            teacher_logits = causal_lm_logits(self.teacher, batch)[..., : self.vocab_size]  # (B, T, V)
+        ce = token_cross_entropy(student_logits, batch["labels"])
+        # position t predicts token t+1: the KL counts where the next token is a response token
+        mask = batch["labels"][:, 1:] != IGNORE_INDEX  # (B, T-1)
+        kd = distillation_loss(student_logits[:, :-1], teacher_logits[:, :-1], mask, self.temperature)
+        loss = (1.0 - self.weight) * ce + self.weight * kd
+        return loss, {"train/ce": ce.detach(), "train/kd": kd.detach()}
+
+
+def teacher_node(spec: Any) -> dict[str, Any] | None:
+    """``phase.teacher`` as a ``model``-shaped dict: a saved folder / Hub id, or a model node; None when unset."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return {"name_or_path": spec}
+    return OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+
+
+def load_teacher(node: Mapping[str, Any]):
+    """``(model, tokenizer)`` of the teacher, frozen (eval mode, no gradients)."""
+    from r1.models import load_model
+
+    model, tokenizer = load_model(node)
+    model.eval()
+    model.requires_grad_(False)
+    return model, tokenizer
+
+
+def check_same_tokenizer(teacher_tokenizer, student_tokenizer) -> None:
+    """Raise a one-line :class:`ConfigError` unless both tokenizers map the same strings to the same ids."""
+    teacher_vocab, student_vocab = teacher_tokenizer.get_vocab(), student_tokenizer.get_vocab()
+    if teacher_vocab == student_vocab:
+        return
+    differing = len(set(teacher_vocab.items()) ^ set(student_vocab.items())) // 2 or 1
+    raise ConfigError(
+        f"logit distillation needs one tokenizer, but the teacher's ({len(teacher_vocab)} tokens) and the student's "
+        f"({len(student_vocab)} tokens) differ in about {differing} token ids; set phase.kd.weight=0 (SFT on the teacher's responses) "
+        f"or give the student the teacher's tokenizer (phase.student.tokenizer=<teacher folder>)"
+    )
+
+
+def eval_device(cfg: DictConfig) -> str:
+    """Where to score the teacher before training: the GPU when the trainer will use one."""
+    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
+    return "cuda" if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
+
+
+def score_teacher(cfg: DictConfig, teacher, sampler, val_samples) -> dict[str, float]:
+    """The teacher's greedy accuracy and format rate on the held-out prompts the student is scored on."""
+    phase = cfg.phase
+    model, tokenizer = teacher
+    model.to(eval_device(cfg))
+    scores = evaluate_greedy(
+        model, tokenizer, sampler, val_samples, int(phase.get("val_max_new_tokens") or 64), int(phase.get("val_batch_size") or 128), phase.get("system_prompt")
+    )
+    model.to("cpu")  # the trainer moves it again if the KD loss needs it
+    print(f"[distill] teacher | val/accuracy {scores['accuracy']:.3f} | val/format_rate {scores['format_rate']:.3f}", flush=True)
+    return scores
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """``python -m r1.run phase=distill data.path=<teacher responses>``; returns the summary.
+
+    The summary holds the student's ``val/accuracy`` (also as ``student/accuracy``) and,
+    when a teacher is configured, ``teacher/accuracy`` on the same held-out prompts.
+    """
+    from r1.models import load_model, load_tokenizer
+
+    phase = cfg.phase
+    kd = phase.get("kd") or {}
+    weight = float(kd.get("weight", 0.0) or 0.0)
+    node = teacher_node(phase.get("teacher"))
+    if weight > 0 and node is None:
+        raise ConfigError("phase.kd.weight > 0 needs a teacher: set phase.teacher=<saved folder or Hub id>")
+    if phase.get("student") is None:
+        raise ConfigError("phase.student is not set; give a model node (the default is tiny_dense) or phase.student.name_or_path=<folder>")
+    check_ckpt_path(cfg)
+
+    task = build_task(cfg)
+    table, val_samples = load_data(cfg, task)  # before any model: a bad path fails in a second
+    student, tokenizer = load_model(phase.student)
+    if weight > 0:
+        # compare vocabularies before loading the teacher's weights, so a mismatch fails fast
+        check_same_tokenizer(load_tokenizer(node.get("tokenizer") or node.get("name_or_path")), tokenizer)
+    teacher = load_teacher(node) if node is not None else None
+    loss_fn = DistillLoss(teacher[0], weight, float(kd.get("temperature", 1.0)), len(tokenizer)) if weight > 0 else sft_loss
+
+    sampler = build_sampler(cfg)
+    teacher_scores = score_teacher(cfg, teacher, sampler, val_samples) if teacher is not None and val_samples else None
+    datamodule = build_datamodule(cfg, tokenizer, table, val_samples)
+    summary = train(cfg, build_module(cfg, student, tokenizer, sampler, loss_fn), datamodule)
+
+    summary["student/parameters"] = sum(p.numel() for p in student.parameters())
+    if "val/accuracy" in summary:
+        summary["student/accuracy"], summary["student/format_rate"] = summary["val/accuracy"], summary["val/format_rate"]
+    if teacher is not None:
+        summary["teacher/parameters"] = sum(p.numel() for p in teacher[0].parameters())
+    if teacher_scores is not None:
+        summary["teacher/accuracy"], summary["teacher/format_rate"] = teacher_scores["accuracy"], teacher_scores["format_rate"]
+    if "hf_dir" in summary:  # rank 0 wrote the SFT summary; add the comparison
+        from r1.phases.common import run_dir
+
+        write_summary(run_dir(cfg), summary)
+    return summary

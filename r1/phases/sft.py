@@ -1,0 +1,548 @@
+"""Cold-start SFT (``phase=sft``): teach the policy the ``<think>…</think><answer>…</answer>`` template.
+
+DeepSeek-R1 fine-tunes the base model on a few thousand long chain-of-thought
+examples before RL, so that RL starts from a model that already writes readable,
+well-formed reasoning. Here the examples come from the task's reference solutions
+by default, or from any dataset (``data.path``; see :mod:`r1.data.datasets`).
+
+The pieces, each a function or a small class so the distillation phase reuses them
+without inheriting anything (DESIGN principle 8):
+
+* :func:`token_cross_entropy` / :func:`sft_loss`: the loss on response tokens only;
+* :func:`score_greedy`: greedy decoding of held-out prompts, scored with the shared verifier
+  (``val/accuracy``) and the strict template regex (``val/format_rate``);
+* :class:`SFTDataModule`: the examples, their deterministic order and its position (exact resume);
+* :class:`SFTModule`: a thin LightningModule around any causal LM and a loss function;
+* :func:`train` : trainer, checkpoints, final validation, Hugging Face export and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from r1.data.sft import (
+    IGNORE_INDEX,
+    Collator,
+    ResumableBatchSampler,
+    TokenizedExamples,
+    tokenize_examples,
+)
+from r1.errors import ConfigError, DataError
+from r1.protocols import Sample
+
+# The template R1's format reward checks: the whole completion is think-block then answer-block.
+FORMAT_PATTERN = re.compile(r"^<think>.*?</think><answer>.*?</answer>$", re.DOTALL)
+
+LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+# ----------------------------------------------------------------------------- loss
+
+
+def causal_lm_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """``(B, T, V)`` next-token logits of a causal LM for a padded batch."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over labelled tokens (labels ``-100`` are skipped).
+
+    Args:
+        logits: ``(B, T, V)``; position ``t`` predicts token ``t + 1``.
+        labels: ``(B, T)`` aligned with the inputs (the shift happens here).
+    """
+    predicted = logits[:, :-1].float()  # (B, T-1, V)
+    targets = labels[:, 1:]  # (B, T-1)
+    return torch.nn.functional.cross_entropy(predicted.reshape(-1, predicted.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def sft_loss(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy of the response tokens; returns ``(loss, metrics to log)``."""
+    loss = token_cross_entropy(causal_lm_logits(model, batch), batch["labels"])
+    return loss, {}
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def is_formatted(completion: str) -> bool:
+    """Whether the completion is exactly ``<think>…</think><answer>…</answer>``."""
+    return FORMAT_PATTERN.match(completion) is not None
+
+
+def score_greedy(
+    model: torch.nn.Module,
+    tokenizer,
+    sampler,
+    samples: Sequence[Sample],
+    max_new_tokens: int = 64,
+    system_prompt: str | None = None,
+    verify: Callable[[str, str], bool] | None = None,
+) -> dict[str, list]:
+    """Decode each sample's prompt greedily and score the completion.
+
+    Returns:
+        ``completions``, ``correct`` (verifier against ``answer``), ``formatted``
+        (strict template) and ``truncated`` (hit ``max_new_tokens``), one entry per sample.
+    """
+    from r1.data.chat import format_prompt
+
+    if verify is None:
+        from r1.math import verify
+    prompts = [format_prompt(tokenizer, s["prompt"], system_prompt) for s in samples]
+    rollout = sampler.generate(model, tokenizer, prompts, num_samples=1, max_new_tokens=max_new_tokens, temperature=0.0)
+    texts = list(rollout.texts)
+    return {
+        "completions": texts,
+        "correct": [bool(verify(text, str(s["answer"]))) for text, s in zip(texts, samples)],
+        "formatted": [is_formatted(text) for text in texts],
+        "truncated": [bool(t) for t in rollout.truncated.tolist()],
+    }
+
+
+def evaluate_greedy(model, tokenizer, sampler, samples: Sequence[Sample], max_new_tokens: int = 64, batch_size: int = 128, system_prompt: str | None = None) -> dict[str, float]:
+    """Accuracy and format rate of greedy completions on ``samples`` (used to score a teacher)."""
+    correct, formatted = [], []
+    for start in range(0, len(samples), batch_size):
+        scores = score_greedy(model, tokenizer, sampler, samples[start : start + batch_size], max_new_tokens, system_prompt)
+        correct += scores["correct"]
+        formatted += scores["formatted"]
+    n = max(len(correct), 1)
+    return {"accuracy": sum(correct) / n, "format_rate": sum(formatted) / n}
+
+
+# ----------------------------------------------------------------------------- learning-rate schedule
+
+
+def warmup_schedule(
+    optimizer: torch.optim.Optimizer,
+    warmup_steps: int = 20,
+    decay: str = "constant",
+    total_steps: int | None = None,
+    min_lr_ratio: float = 0.0,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the optimizer's lr, then ``constant``, ``cosine`` or ``linear`` decay.
+
+    Constant is r1's default for SFT: the prototype found that GRPO only improves an
+    SFT model whose learning rate did not decay (see FINDINGS). The multiplier is a
+    pure function of the step, so a resumed run continues the same curve.
+
+    Args:
+        optimizer: the optimizer whose learning rate is scheduled (one step = one optimizer step).
+        warmup_steps: steps of linear warm-up from ``lr / warmup_steps`` to ``lr``.
+        decay: what happens after warm-up.
+        total_steps: the step where cosine / linear decay reaches ``min_lr_ratio`` (required for them).
+        min_lr_ratio: the final multiplier of a decaying schedule.
+    """
+    if decay not in ("constant", "cosine", "linear"):
+        raise ConfigError(f"scheduler decay '{decay}' is not one of: constant, cosine, linear")
+    if decay != "constant" and not total_steps:
+        raise ConfigError(f"a {decay} schedule needs total_steps (e.g. ${{phase.max_steps}})")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, _WarmupMultiplier(warmup_steps, decay, total_steps, min_lr_ratio))
+
+
+class _WarmupMultiplier:
+    """The lr multiplier of :func:`warmup_schedule` at a step (a class so LambdaLR can checkpoint it)."""
+
+    def __init__(self, warmup_steps: int, decay: str, total_steps: int | None, min_lr_ratio: float) -> None:
+        self.warmup_steps, self.decay, self.total_steps, self.min_lr_ratio = int(warmup_steps), decay, total_steps, float(min_lr_ratio)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.decay == "constant":
+            return 1.0
+        span = max(int(self.total_steps) - self.warmup_steps, 1)
+        progress = min((step - self.warmup_steps) / span, 1.0)
+        shape = 0.5 * (1 + math.cos(math.pi * progress)) if self.decay == "cosine" else 1.0 - progress
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * shape
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _as_list(samples: list[Sample]) -> list[Sample]:
+    return samples
+
+
+class SFTDataModule(lightning.LightningDataModule):
+    """Training examples in a deterministic, resumable order, plus held-out prompts for validation.
+
+    The position in the stream (micro-batches consumed) is saved in every checkpoint,
+    so a resumed run starts at the next batch it would have seen, mid-epoch or not.
+
+    Args:
+        train: tokenised training examples.
+        val_samples: held-out samples with ``prompt`` and ``answer`` (decoded greedily).
+        batch_size: examples per micro-batch on each device.
+        val_batch_size: prompts decoded together during validation.
+        seed: the data order is a function of this seed and the epoch.
+        pad_token_id: padding for the batches.
+        mask_prompt: labels ``-100`` on prompt tokens (the SFT default; off only for experiments).
+    """
+
+    def __init__(
+        self,
+        train: TokenizedExamples,
+        val_samples: Sequence[Sample],
+        batch_size: int,
+        val_batch_size: int,
+        seed: int,
+        pad_token_id: int,
+        mask_prompt: bool = True,
+    ) -> None:
+        super().__init__()
+        self.train = train
+        self.val_samples = list(val_samples)
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size
+        self.seed = seed
+        self.collator = Collator(pad_token_id, mask_prompt)
+        self.batches_seen = 0  # micro-batches consumed by training, restored on resume
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        rank, world = self._rank_and_world()
+        sampler = ResumableBatchSampler(len(self.train), self.batch_size, self.seed, start_batch=self.batches_seen, rank=rank, world_size=world)
+        return torch.utils.data.DataLoader(self.train, batch_sampler=sampler, collate_fn=self.collator)
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        rank, world = self._rank_and_world()
+        shard = self.val_samples[rank::world]  # (the trainer does not shard: use_distributed_sampler=False)
+        return torch.utils.data.DataLoader(shard, batch_size=self.val_batch_size, shuffle=False, collate_fn=_as_list)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # Called once per batch the training loop consumes (after Lightning's prefetch), so the count is exact.
+        if self.trainer is not None and self.trainer.training:
+            self.batches_seen += 1
+        return batch
+
+    @property
+    def epochs_seen(self) -> float:
+        """Training examples consumed, in passes over the dataset (all devices together)."""
+        world = self._rank_and_world()[1]
+        return self.batches_seen * self.batch_size * world / max(len(self.train), 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches_seen": self.batches_seen, "seed": self.seed, "num_examples": len(self.train)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("num_examples") not in (None, len(self.train)):
+            warnings.warn(
+                f"resuming with {len(self.train)} training examples, but the checkpoint was trained on {state['num_examples']}: "
+                "the data order differs from the interrupted run",
+                stacklevel=2,
+            )
+        self.batches_seen = int(state.get("batches_seen", 0))
+
+    def _rank_and_world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+
+# ----------------------------------------------------------------------------- module
+
+
+class SFTModule(lightning.LightningModule):
+    """A thin LightningModule: any causal LM, a loss function, an optimizer, greedy validation.
+
+    Args:
+        model: the policy (a transformers causal LM); it is the only registered submodule,
+            so checkpoints hold it and nothing else (no teacher).
+        tokenizer: the policy's tokenizer, for decoding during validation.
+        optimizer: ``params -> Optimizer`` (a ``_partial_: true`` config node, instantiated).
+        scheduler: ``optimizer -> LRScheduler`` stepped every optimizer step, or None.
+        sampler: generates validation completions (``temperature=0``: greedy).
+        loss_fn: ``(model, batch) -> (loss, metrics)``; :func:`sft_loss` by default, a
+            distillation loss in ``phase=distill``. An object with a ``to(device)`` method
+            is moved with the model (a frozen teacher).
+        val_max_new_tokens: generation budget for each validation completion.
+        system_prompt: optional system message for the chat template.
+        name: the phase name, printed in the validation summary line.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        sampler=None,
+        loss_fn: LossFn = sft_loss,
+        val_max_new_tokens: int = 64,
+        system_prompt: str | None = None,
+        name: str = "sft",
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.sampler = sampler
+        self.loss_fn = loss_fn
+        self.val_max_new_tokens = val_max_new_tokens
+        self.system_prompt = system_prompt
+        self.name = name
+        self.history: list[dict[str, float]] = []  # one entry per validation: the learning curve
+        self._last_loss: torch.Tensor | None = None
+        self._val_scores: dict[str, list] = {}
+        self._first_completion = ("", "")
+        self.started_at = time.perf_counter()
+
+    @property
+    def last_loss(self) -> float | None:
+        """The most recent training loss."""
+        return None if self._last_loss is None else float(self._last_loss)
+
+    # -- training
+    def on_fit_start(self) -> None:
+        self.started_at = time.perf_counter()
+        if hasattr(self.loss_fn, "to"):
+            self.loss_fn.to(self.device)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, metrics = self.loss_fn(self.model, batch)
+        batch_size = batch["input_ids"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        for key, value in metrics.items():
+            self.log(key, value, batch_size=batch_size)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=batch_size)
+        self.log("train/tokens", (batch["labels"] != IGNORE_INDEX).sum().float(), reduce_fx="sum", batch_size=batch_size)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(datamodule, SFTDataModule):
+            self.log("train/epoch", datamodule.epochs_seen, batch_size=batch_size)
+        self._last_loss = loss.detach()  # kept as a tensor: reading it every step would sync a GPU
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory([p for p in self.model.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+
+    # -- validation: greedy decoding of held-out prompts
+    def on_validation_epoch_start(self) -> None:
+        self._val_scores = {"correct": [], "formatted": [], "truncated": []}
+        if hasattr(self.sampler, "update_weights"):
+            self.sampler.update_weights(self.model)  # an out-of-process engine (vLLM) must decode the current weights
+
+    def validation_step(self, batch: list[Sample], batch_idx: int) -> None:
+        scores = score_greedy(self.model, self.tokenizer, self.sampler, batch, self.val_max_new_tokens, self.system_prompt)
+        for key in self._val_scores:
+            self._val_scores[key] += scores[key]
+        if batch_idx == 0 and self.trainer.is_global_zero:
+            self._first_completion = (batch[0]["prompt"], scores["completions"][0])
+
+    def on_validation_epoch_end(self) -> None:
+        n = max(len(self._val_scores["correct"]), 1)
+        metrics = {f"val/{key}": sum(self._val_scores[raw]) / n for key, raw in (("accuracy", "correct"), ("format_rate", "formatted"), ("truncated_rate", "truncated"))}
+        for key, value in metrics.items():
+            self.log(key, value, sync_dist=True)
+        point = {"step": int(self.trainer.global_step), "seconds": round(time.perf_counter() - self.started_at, 1), **{k: round(v, 4) for k, v in metrics.items()}}
+        last_loss = self.last_loss
+        if last_loss is not None:
+            point["train/loss"] = round(last_loss, 4)
+        if not self.history or self.history[-1]["step"] != point["step"]:
+            self.history.append(point)
+        loss = f" | train/loss {last_loss:.4f}" if last_loss is not None else ""
+        prompt, completion = self._first_completion
+        self.print(
+            f"[{self.name}] step {point['step']:>5} | {point['seconds']:>6.1f}s | val/accuracy {metrics['val/accuracy']:.3f} "
+            f"| val/format_rate {metrics['val/format_rate']:.3f}{loss} | e.g. {prompt} -> {completion[:80]!r}",
+            flush=True,
+        )
+
+
+# ----------------------------------------------------------------------------- runner pieces
+
+
+def build_task(cfg: DictConfig):
+    """The configured task (the default data source and held-out set), or None when there is none."""
+    if not cfg.get("task"):
+        return None
+    from r1.plugins import get_registry
+
+    return get_registry(cfg.get("plugins", {}).get("blocked", [])).build("task", cfg.task)
+
+
+def build_sampler(cfg: DictConfig):
+    """The configured sampler, used here for greedy validation."""
+    from r1.plugins import get_registry
+
+    return get_registry(cfg.get("plugins", {}).get("blocked", [])).build("sampler", cfg.sampler)
+
+
+def load_data(cfg: DictConfig, task) -> tuple[Any, list[Sample]]:
+    """``(training table, held-out samples)`` from the ``data`` node; fails fast on a bad path or field."""
+    from r1.data.datasets import load_eval_samples, load_training_data
+
+    data = _data_node(cfg)
+    table = load_training_data(data, task, seed=int(cfg.seed))
+    val_size = int(data.get("val_size") or 0)
+    val_samples = load_eval_samples(data, task, val_size, seed=int(cfg.seed)) if val_size > 0 else []
+    return table, val_samples
+
+
+def build_datamodule(cfg: DictConfig, tokenizer, table, val_samples: Sequence[Sample]) -> SFTDataModule:
+    """Tokenise ``table`` with ``tokenizer`` and wrap it with the held-out samples."""
+    data, phase = _data_node(cfg), cfg.phase
+    train = tokenize_examples(tokenizer, list(table["prompt"]), list(table["response"]), max_length=int(data.get("max_length", 512)), system_prompt=phase.get("system_prompt"))
+    if len(train) == 0:
+        raise ConfigError(f"no training example fits data.max_length={data.get('max_length')}; raise it")
+    return SFTDataModule(
+        train,
+        val_samples,
+        batch_size=int(phase.batch_size),
+        val_batch_size=int(phase.get("val_batch_size") or 128),
+        seed=int(cfg.seed),
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        mask_prompt=bool(data.get("mask_prompt", True)),
+    )
+
+
+def build_module(cfg: DictConfig, model, tokenizer, sampler, loss_fn: LossFn = sft_loss) -> SFTModule:
+    """An :class:`SFTModule` with the optimizer and schedule of ``cfg.phase``."""
+    from hydra.utils import instantiate
+
+    phase = cfg.phase
+    scheduler = instantiate(phase.scheduler) if phase.get("scheduler") else None
+    return SFTModule(
+        model,
+        tokenizer,
+        optimizer=instantiate(phase.optimizer),
+        scheduler=scheduler,
+        sampler=sampler,
+        loss_fn=loss_fn,
+        val_max_new_tokens=int(phase.get("val_max_new_tokens") or 64),
+        system_prompt=phase.get("system_prompt"),
+        name=str(phase.name),
+    )
+
+
+def checkpoint_callback(folder: Path, node: Mapping[str, Any] | None):
+    """A ``ModelCheckpoint`` saving every ``node.every_n_steps`` steps into ``folder``, or None.
+
+    Files are ``step000100.ckpt`` (no ``=`` in the name, so ``ckpt_path=...`` needs no
+    quoting on the command line) plus ``last.ckpt``; the newest ``node.keep`` are kept.
+    """
+    node = node or {}
+    if not node.get("every_n_steps"):
+        return None
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(
+        dirpath=str(folder),
+        filename="step{step:06d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=int(node["every_n_steps"]),
+        monitor="step",  # "keep the newest k": Lightning allows k > 1 only with a monitor
+        mode="max",
+        save_top_k=int(node.get("keep", 1)),
+        save_last=True,
+    )
+
+
+def build_phase_trainer(cfg: DictConfig, validate: bool, callbacks: list):
+    """The Lightning trainer for a step-based phase: endless data, validation every ``phase.val_every_steps``."""
+    from r1.phases.common import build_trainer
+
+    phase = cfg.phase
+    options = OmegaConf.to_container(phase.get("trainer") or {}, resolve=True)
+    accumulate = int(options.get("accumulate_grad_batches", 1))
+    return build_trainer(
+        cfg,
+        max_steps=int(phase.max_steps),
+        max_epochs=-1,  # the data stream is endless; max_steps ends training
+        val_check_interval=int(phase.val_every_steps) * accumulate if validate else None,  # counted in micro-batches
+        check_val_every_n_epoch=None,
+        limit_val_batches=None if validate else 0,
+        num_sanity_val_steps=-1 if validate and phase.get("val_at_start", True) else 0,  # -1: the whole set at step 0
+        use_distributed_sampler=False,  # the batch sampler shards by rank itself (exact resume)
+        callbacks=callbacks,
+        **options,
+    )
+
+
+def train(cfg: DictConfig, module: SFTModule, datamodule: SFTDataModule) -> dict[str, Any]:
+    """Fit (resuming from ``cfg.ckpt_path`` if set), validate at the end, export, write ``summary.json``.
+
+    Returns:
+        The summary: ``hf_dir``, final ``val/accuracy`` and ``val/format_rate``, ``steps``,
+        ``seconds``, the last ``train/loss`` and the learning ``curve`` (one point per validation).
+    """
+    from r1.phases.common import run_dir, save_hf
+
+    out = run_dir(cfg)
+    validate = bool(datamodule.val_samples) and bool(cfg.phase.get("val_every_steps"))
+    checkpoint = checkpoint_callback(out / "checkpoints", cfg.phase.get("checkpoint"))
+    trainer = build_phase_trainer(cfg, validate, [checkpoint] if checkpoint else [])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*dirpath has changed.*")  # resuming into a new run folder is the normal case
+        trainer.fit(module, datamodule=datamodule, ckpt_path=check_ckpt_path(cfg))
+        if checkpoint:
+            trainer.save_checkpoint(out / "checkpoints" / "last.ckpt")  # the final state, whatever the step
+        if validate and (not module.history or module.history[-1]["step"] != trainer.global_step):
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+    summary: dict[str, Any] = {"phase": str(cfg.phase.name), "steps": int(trainer.global_step), "seconds": round(time.perf_counter() - module.started_at, 1)}
+    if module.history:
+        summary.update({k: v for k, v in module.history[-1].items() if k.startswith("val/")})
+    summary.update({"train/loss": module.last_loss, "train/examples": len(datamodule.train), "curve": module.history})
+    if trainer.is_global_zero:
+        summary["hf_dir"] = str(save_hf(module.model, module.tokenizer, out / "hf"))
+        if checkpoint:
+            summary["checkpoint_dir"] = str(out / "checkpoints")
+        write_summary(out, summary)
+    return summary
+
+
+def check_ckpt_path(cfg: DictConfig) -> str | None:
+    """``cfg.ckpt_path`` if it names a file; a one-line error if it names nothing."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path and not Path(str(ckpt_path)).expanduser().is_file():
+        raise DataError(f"ckpt_path '{ckpt_path}' does not exist; give a Lightning checkpoint (e.g. <run>/checkpoints/last.ckpt)")
+    return str(Path(str(ckpt_path)).expanduser()) if ckpt_path else None
+
+
+def write_summary(folder: Path, summary: Mapping[str, Any]) -> Path:
+    """``summary.json`` in the run folder: what the runner returns, for scripts and the next phase."""
+    path = Path(folder) / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return path
+
+
+def _data_node(cfg: DictConfig) -> DictConfig:
+    """The ``data`` node, or the shipped defaults (the task's examples) when the config has none.
+
+    A config composed for another phase (GRPO running its cold-start SFT first) has no ``data``.
+    """
+    data = cfg.get("data")
+    if data is None:
+        from r1.paths import conf_dir
+
+        data = OmegaConf.load(conf_dir() / "_data" / "default.yaml")
+    return data
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """``python -m r1.run phase=sft``: cold-start SFT of ``model`` on ``data``; returns the summary."""
+    from r1.models import load_model
+
+    check_ckpt_path(cfg)
+    task = build_task(cfg)
+    table, val_samples = load_data(cfg, task)  # before the model: a bad path fails in a second
+    model, tokenizer = load_model(cfg.model)
+    datamodule = build_datamodule(cfg, tokenizer, table, val_samples)
+    module = build_module(cfg, model, tokenizer, build_sampler(cfg))
+    return train(cfg, module, datamodule)
