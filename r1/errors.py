@@ -23,7 +23,3 @@ class PluginError(R1Error):
 
 class DataError(R1Error):
     """A dataset, file or field the run needs is missing or malformed."""
-
-
-class NotImplementedPhase(R1Error):
-    """A phase that exists as a config option but is not built yet."""

@@ -45,7 +45,8 @@ def build_logger(cfg: DictConfig) -> Any:
     """The Lightning logger the ``logger`` group describes, or ``False`` for none.
 
     ``logger=wandb`` runs offline unless an API key is configured, so a machine
-    without network still records the run (``wandb sync`` uploads it later).
+    without network still records the run (``wandb sync`` uploads it later). Logs go
+    to this run's folder, and the whole resolved config is recorded as hyperparameters.
     """
     node = cfg.get("logger")
     if not node or node.get("_target_") is None:
@@ -56,8 +57,26 @@ def build_logger(cfg: DictConfig) -> Any:
     if "offline" in options and options["offline"] is None:
         options["offline"] = not (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online")
     if "save_dir" in options:
-        Path(options["save_dir"]).mkdir(parents=True, exist_ok=True)
-    return instantiate(options)
+        options["save_dir"] = str(run_dir(cfg))
+    if "name" in options and options["name"] is None:
+        options["name"] = str(cfg.phase.name)
+    logger = instantiate(options)
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+        config.pop("hydra", None)
+        logger.log_hyperparams(config)
+    except Exception as error:  # a config the logger cannot store must not stop the run
+        print(f"[logger] could not record the config: {error}", flush=True)
+    return logger
+
+
+def finish_logging() -> None:
+    """End the active W&B run, so that the next phase in this process starts its own."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 def quiet_lightning() -> None:

@@ -409,7 +409,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if phase.progress_bar:
         callbacks.append(lightning.pytorch.callbacks.RichProgressBar())
     trainer = build_trainer(
-        cfg, model=policy, max_epochs=1, max_steps=-1, callbacks=callbacks, val_check_interval=int(phase.val_every) if val_samples else None,
+        cfg, model=policy, max_epochs=1, max_steps=-1, callbacks=callbacks, val_check_interval=min(int(phase.val_every), steps) if val_samples else None,
         limit_val_batches=1 if val_samples else 0, num_sanity_val_steps=0, enable_progress_bar=bool(phase.progress_bar),
         use_distributed_sampler=False, log_every_n_steps=1,
     )

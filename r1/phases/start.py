@@ -5,8 +5,8 @@ reward signal to learn from). ``phase.init_from``:
 
 * ``auto`` (default): the ``model`` config if it names a checkpoint
   (``model.name_or_path``), else the SFT phase's output — run once and cached under
-  ``<output_root>/cache/sft-<hash>/`` keyed by the model, task, seed and SFT settings,
-  so a second GRPO run reuses it;
+  ``<output_root>/cache/sft-<hash>/`` keyed by the whole SFT config (model, task, seed,
+  SFT settings, with ``phase.sft`` overrides applied), so a second GRPO run reuses it;
 * ``sft``: always the cached SFT model;
 * ``model``: the ``model`` config as it is (R1-Zero: RL straight from the base);
 * any other value: a path to a saved Hugging Face folder.
@@ -14,12 +14,9 @@ reward signal to learn from). ``phase.init_from``:
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
-
-from r1.paths import conf_dir
 
 
 def starting_policy(cfg: DictConfig) -> DictConfig:
@@ -39,12 +36,12 @@ def from_folder(model_cfg: DictConfig, folder: Path) -> DictConfig:
 
 def cached_sft(cfg: DictConfig) -> Path:
     """The SFT model for this model/task/seed, trained now if no earlier run left one."""
+    from r1.phases import dispatch
     from r1.phases.common import config_hash
+    from r1.phases.compose import compose_phase
 
-    sft_cfg = copy.deepcopy(cfg)
-    with open_dict(sft_cfg):
-        sft_cfg.phase = OmegaConf.merge(OmegaConf.load(conf_dir() / "phase" / "sft.yaml"), cfg.phase.get("sft") or {})
-    folder = Path(cfg.paths.output_root) / "cache" / f"sft-{config_hash(sft_cfg, 'model', 'task', 'seed', 'phase')}"
+    sft_cfg = compose_phase("sft", [str(o) for o in cfg.phase.get("sft") or []])
+    folder = Path(cfg.paths.output_root) / "cache" / f"sft-{config_hash(sft_cfg)}"
     hf_dir = folder / "hf"
     if (hf_dir / "config.json").is_file():
         print(f"[start] reusing the cold-start SFT model in {hf_dir}", flush=True)
@@ -52,7 +49,6 @@ def cached_sft(cfg: DictConfig) -> Path:
     print(f"[start] no cached SFT model for this config: running cold-start SFT into {folder}", flush=True)
     with open_dict(sft_cfg):
         sft_cfg.paths.run_dir = str(folder)
-    from r1.phases import dispatch
-
+        sft_cfg.paths.output_root = str(cfg.paths.output_root)
     dispatch(sft_cfg)
     return hf_dir

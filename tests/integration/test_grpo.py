@@ -72,3 +72,22 @@ def test_ddp_on_two_cpu_processes_keeps_groups_whole_and_reduces_statistics(tmp_
     for row in _steps(_history(tmp_path / "run")).values():
         # each rank held 2 whole groups; the logged count is the sum over ranks
         assert row["groups/count"] == 4
+
+
+def test_grpo_raises_the_mean_reward_from_a_cold_start_sft_model(tmp_path):
+    """The behaviour that matters: from a mid-way SFT model, GRPO's reward goes up.
+
+    Not a timing test: a fixed seed, a fixed number of steps, and a comparison of the
+    mean reward of the first and last steps (FINDINGS: +9 to +31 points of accuracy in
+    100 steps; here 30 steps must already show the trend).
+    """
+    result = run_cli(
+        "r1.run", "phase=grpo", "phase.max_steps=30", "phase.val_prompts=0", "phase.progress_bar=false",
+        "phase.log_completions_every=0", "logger=none", "reward=accuracy", "seed=0",
+        f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "running cold-start SFT" in result.stdout  # init_from=auto trained the starting policy
+    rewards = [row["reward/mean"] for _, row in sorted(_steps(_history(tmp_path / "run")).items())]
+    first, last = sum(rewards[:8]) / 8, sum(rewards[-8:]) / 8
+    assert last > first + 0.05, (first, last, rewards)

@@ -1,0 +1,259 @@
+"""The whole R1 recipe in one command (``python -m r1.run``, ``phase=pipeline``).
+
+cold-start SFT → GRPO → rejection sampling → distillation → evaluation of every stage.
+
+Each stage is an ordinary phase, composed as ``python -m r1.run phase=<stage>``
+would compose it (with the user's overrides and the pipeline's per-stage
+overrides), and reads what the previous stage wrote: a Hugging Face folder or a
+dataset folder. Stages live under ``<output_root>/pipeline/<name>-<config hash>/``;
+a stage that finished there (``done.json``) is not run again, so re-running the
+same command after a crash, or after adding a stage, only does what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from r1.errors import ConfigError
+from r1.phases.common import config_hash, finish_logging, run_dir
+
+TRAINING_STAGES = ("sft", "grpo", "rejection", "distill")
+EVALUATED = ("base", "sft", "grpo", "student")
+TITLES = {"base": "Base model", "sft": "Cold-start SFT", "grpo": "GRPO (RL)", "student": "Distilled student"}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run the configured stages in order; returns (and writes) the report's numbers."""
+    pipe = cfg.phase
+    stages = [str(s) for s in pipe.stages]
+    unknown = [s for s in stages if s not in TRAINING_STAGES]
+    if unknown:
+        raise ConfigError(f"unknown pipeline stage(s) {unknown}; choose from: {', '.join(TRAINING_STAGES)}")
+    evaluated = [str(e) for e in pipe.evaluate]
+    bad = [e for e in evaluated if e not in EVALUATED]
+    if bad:
+        raise ConfigError(f"unknown model(s) to evaluate {bad}; choose from: {', '.join(EVALUATED)}")
+
+    root = Path(cfg.paths.output_root) / "pipeline" / f"{pipe.label}-{config_hash(cfg)}"
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"[pipeline] stages {' -> '.join(stages)}; working folder {root}", flush=True)
+    started = time.perf_counter()
+    outputs: dict[str, dict[str, Any]] = {}
+    policy: str | None = None  # the newest policy folder; None = the base model from `model`
+
+    if "sft" in stages:
+        outputs["sft"] = stage(root, "sft", [*_list(pipe.sft)])
+        policy = outputs["sft"]["hf_dir"]
+    if "grpo" in stages:
+        init = policy or "model"
+        outputs["grpo"] = stage(root, "grpo", [f"phase.init_from={init}", *_list(pipe.grpo)])
+        policy = outputs["grpo"]["hf_dir"]
+    if "rejection" in stages:
+        outputs["rejection"] = stage(root, "rejection", [*_model(policy), f"phase.output_dir={root / 'rejection'}", *_list(pipe.rejection)])
+    if "distill" in stages:
+        data = outputs.get("rejection", {}).get("dataset_dir")
+        if data is None:
+            raise ConfigError("the distill stage needs the rejection stage's dataset; add 'rejection' to phase.stages")
+        teacher = [f"phase.teacher={policy}"] if policy else []
+        outputs["distill"] = stage(root, "distill", [f"data.path={data}", *teacher, *_list(pipe.distill)])
+
+    models = {"base": None, "sft": outputs.get("sft", {}).get("hf_dir"), "grpo": outputs.get("grpo", {}).get("hf_dir"),
+              "student": outputs.get("distill", {}).get("hf_dir")}
+    scores: dict[str, dict[str, Any]] = {}
+    for label in evaluated:
+        if label != "base" and not models[label]:
+            continue
+        summary = stage(root, f"eval_{label}", [*_model(models[label]), *_list(pipe.eval)], phase="eval")
+        scores[label] = _heldout(summary)
+
+    report = write_report(root, cfg, scores, outputs, time.perf_counter() - started)
+    for folder in {root, run_dir(cfg)}:
+        (folder / "report.md").write_text(report["markdown"], encoding="utf-8")
+    print(report["markdown"], flush=True)
+    print(f"[pipeline] report: {root / 'report.md'}", flush=True)
+    _log_report(cfg, report, root)
+    finish_logging()
+    return {k: v for k, v in report.items() if k != "markdown"}
+
+
+def stage(root: Path, name: str, overrides: list[str], phase: str | None = None) -> dict[str, Any]:
+    """Run one stage into ``root/name`` unless it already finished there; returns its summary."""
+    from r1.phases import dispatch
+    from r1.phases.compose import compose_phase
+
+    folder = root / name
+    done = folder / "done.json"
+    if done.is_file():
+        print(f"[pipeline] {name}: already done, reusing {folder}", flush=True)
+        return json.loads(done.read_text())
+    print(f"[pipeline] {name}: running", flush=True)
+    stage_cfg = compose_phase(phase or name, [*overrides, f"paths.run_dir={folder}"])
+    with open_dict(stage_cfg):
+        stage_cfg.paths.output_root = str(root.parent.parent)
+        if stage_cfg.get("logger") and "group" in stage_cfg.logger:
+            stage_cfg.logger.group = root.name  # one W&B group per pipeline, one run per stage
+            stage_cfg.logger.name = name
+    began = time.perf_counter()
+    try:
+        summary = dict(dispatch(stage_cfg) or {})
+    finally:
+        finish_logging()
+    summary["stage_seconds"] = time.perf_counter() - began
+    folder.mkdir(parents=True, exist_ok=True)
+    done.write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _model(folder: str | None) -> list[str]:
+    """Overrides that load a saved policy folder (none: the `model` config itself, the base model)."""
+    return ["model=hf", f"model.name_or_path={folder}", "model.dtype=float32"] if folder else []
+
+
+def _list(node: Any) -> list[str]:
+    return [str(x) for x in (OmegaConf.to_container(node) if OmegaConf.is_config(node) else node or [])]
+
+
+def _heldout(summary: dict[str, Any]) -> dict[str, Any]:
+    """pass@1 and format rate of the held-out benchmark from an eval stage's summary."""
+    return {
+        "pass@1": summary.get("heldout/pass@1"),
+        "format_rate": summary.get("heldout/format_rate"),
+        "pass@k": summary.get("heldout/pass@k"),
+        "output_dir": summary.get("output_dir"),
+    }
+
+
+def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]], outputs: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """``report.md`` with the stage table and two plots (reward curve, accuracy by stage)."""
+    lines = [
+        "# R1 recipe report",
+        "",
+        f"Task `{cfg.task.name}`, seed {cfg.seed}, {seconds / 60:.1f} min in total (stages reused from earlier runs count 0).",
+        "",
+        "| Model | held-out pass@1 | format rate | pass@k |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, row in scores.items():
+        lines.append(f"| {TITLES[label]} | {_pct(row['pass@1'])} | {_pct(row['format_rate'])} | {_pct(row['pass@k'])} |")
+    lines.append("")
+    sft, grpo, student = (scores.get(k, {}).get("pass@1") for k in ("sft", "grpo", "student"))
+    if sft is not None and grpo is not None:
+        lines.append(f"GRPO over SFT: {100 * (grpo - sft):+.1f} points of held-out pass@1.")
+    if grpo is not None and student is not None and grpo > 0:
+        lines.append(f"The student keeps {100 * student / grpo:.0f} % of the GRPO teacher's pass@1.")
+    if "rejection" in outputs:
+        kept = outputs["rejection"].get("kept")
+        generated = outputs["rejection"].get("generated")
+        if kept is not None and generated:
+            lines.append(f"Rejection sampling kept {kept} of {generated} responses.")
+    lines.append("")
+    plots = []
+    curve = _reward_curve(root, outputs.get("grpo"))
+    if curve:
+        plots.append(curve)
+        lines += ["![GRPO reward and held-out accuracy](grpo_curve.png)", ""]
+    bars = _accuracy_bars(root, scores)
+    if bars:
+        plots.append(bars)
+        lines += ["![Held-out pass@1 by stage](accuracy_by_stage.png)", ""]
+    lines += ["Held-out pass@1: mean correctness over k samples per problem at the eval temperature (R1 protocol).", ""]
+    report = {
+        "markdown": "\n".join(lines),
+        "scores": scores,
+        "seconds": seconds,
+        "folder": str(root),
+        "plots": [str(p) for p in plots],
+        "grpo_minus_sft": None if sft is None or grpo is None else grpo - sft,
+        "student_over_teacher": None if not grpo or student is None else student / grpo,
+    }
+    (root / "report.json").write_text(json.dumps({k: v for k, v in report.items() if k != "markdown"}, indent=2, default=str))
+    return report
+
+
+def _reward_curve(root: Path, grpo: dict[str, Any] | None) -> Path | None:
+    if not grpo or not grpo.get("run_dir"):
+        return None
+    history_file = Path(grpo["run_dir"]) / "history.jsonl"
+    if not history_file.is_file():
+        return None
+    rows = [json.loads(line) for line in history_file.read_text().splitlines() if line.strip()]
+    train = [(r["step"], r["reward/mean"]) for r in rows if "reward/mean" in r]
+    val = [(r["step"], r["val/accuracy"]) for r in rows if "val/accuracy" in r]
+    if not train:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, left = plt.subplots(figsize=(7, 4))
+    left.plot(*zip(*train), color="tab:blue", alpha=0.6, label="mean reward (train)")
+    left.set_xlabel("GRPO step")
+    left.set_ylabel("mean reward")
+    if val:
+        right = left.twinx()
+        right.plot(*zip(*val), color="tab:red", marker="o", label="held-out accuracy (greedy)")
+        right.set_ylabel("held-out accuracy")
+        right.set_ylim(0, 1)
+    figure.legend(loc="lower right")
+    figure.tight_layout()
+    path = root / "grpo_curve.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _accuracy_bars(root: Path, scores: dict[str, dict[str, Any]]) -> Path | None:
+    labels = [k for k, v in scores.items() if v.get("pass@1") is not None]
+    if not labels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    values = [100 * scores[k]["pass@1"] for k in labels]
+    bars = axes.bar([TITLES[k] for k in labels], values, color=["#999999", "#6699cc", "#cc3333", "#66aa66"][: len(labels)])
+    axes.bar_label(bars, fmt="%.1f")
+    axes.set_ylabel("held-out pass@1 (%)")
+    axes.set_ylim(0, 100)
+    figure.tight_layout()
+    path = root / "accuracy_by_stage.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _log_report(cfg: DictConfig, report: dict[str, Any], root: Path) -> None:
+    """Send the report's numbers, table and plots to the configured logger (W&B, CSV)."""
+    from r1.phases.common import build_logger
+
+    with open_dict(cfg):
+        if cfg.get("logger") and "group" in cfg.logger:
+            cfg.logger.group = root.name
+            cfg.logger.name = "report"
+    logger = build_logger(cfg)
+    if not logger:
+        return
+    metrics = {f"report/{label}/{key}": value for label, row in report["scores"].items() for key, value in row.items() if isinstance(value, (int, float))}
+    logger.log_metrics(metrics, step=0)
+    if hasattr(logger, "log_text"):
+        rows = [[label, row.get("pass@1"), row.get("format_rate")] for label, row in report["scores"].items()]
+        logger.log_text(key="report", columns=["model", "pass@1", "format_rate"], data=rows)
+    if hasattr(logger, "log_image"):
+        for plot in report["plots"]:
+            logger.log_image(key=Path(plot).stem, images=[plot])
+    if type(logger).__name__ == "WandbLogger":  # the report file goes with the W&B run
+        logger.experiment.save(str(root / "report.md"), base_path=str(root), policy="now")
+    logger.save()
+    logger.finalize("success")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"

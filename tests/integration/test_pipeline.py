@@ -1,0 +1,43 @@
+"""The whole recipe in one command, shrunk to seconds: every stage runs, the report is written, a rerun skips."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+SMALL = [
+    "logger=csv",
+    "phase.sft=['phase.max_steps=10','data.num_samples=64','data.val_size=8','phase.val_every_steps=null']",
+    "phase.grpo=['phase.max_steps=2','phase.prompts_per_step=2','phase.group_size=4','phase.max_new_tokens=40',"
+    "'phase.val_prompts=8','phase.progress_bar=false']",
+    "phase.rejection=['filter=none','phase.num_prompts=8','phase.samples_per_prompt=2','phase.chunk_size=8','phase.max_new_tokens=40']",
+    "phase.distill=['phase.max_steps=5','data.val_size=8','phase.val_every_steps=null']",
+    "phase.eval=['benchmark=heldout','benchmark.n=8','benchmark.k=1','benchmark.max_new_tokens=40']",
+]
+
+
+def test_pipeline_runs_every_stage_writes_the_report_and_skips_finished_stages(tmp_path):
+    first = run_cli("r1.run", *SMALL, f"paths.output_root={tmp_path}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    [folder] = list((tmp_path / "pipeline").glob("r1-*"))
+    for stage in ("sft", "grpo", "rejection", "distill", "eval_base", "eval_sft", "eval_grpo", "eval_student"):
+        assert (folder / stage / "done.json").is_file(), stage
+    report = (folder / "report.md").read_text()
+    for row in ("Base model", "Cold-start SFT", "GRPO (RL)", "Distilled student"):
+        assert row in report
+    assert (folder / "grpo_curve.png").is_file() and (folder / "accuracy_by_stage.png").is_file()
+    numbers = json.loads((folder / "report.json").read_text())
+    assert set(numbers["scores"]) == {"base", "sft", "grpo", "student"}
+
+    second = run_cli("r1.run", *SMALL, f"paths.output_root={tmp_path}")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count("already done") == 8
+    assert "running" not in second.stdout.replace("already done", "")
+
+
+def test_experiment_variants_compose(cli):
+    for experiment, stages in (("r1", "sft"), ("r1_zero", "grpo"), ("distill_only", "rejection")):
+        result = cli("r1.run", f"experiment={experiment}", "--cfg", "job")
+        assert result.returncode == 0, result.stderr
+        assert f"label: {experiment}" in result.stdout and stages in result.stdout
