@@ -13,6 +13,7 @@ from r1.paths import conf_dir
 # conf/experiment/sft_quick.yaml, shortened further.
 QUICK = [
     "experiment=sft_quick",
+    "logger=csv",
     "phase.max_steps=12",
     "phase.val_every_steps=6",
     "phase.trainer.log_every_n_steps=1",

@@ -17,7 +17,7 @@ def only_run_folder(root: Path) -> Path:
 
 
 def test_eval_math500_writes_every_output(cli, tmp_path):
-    result = cli("r1.run", "phase=eval", "benchmark=math500", "benchmark.limit=20", "phase.k=2", "phase.max_new_tokens=16", f"paths.output_root={tmp_path}")
+    result = cli("r1.run", "phase=eval", "benchmark=math500", "benchmark.limit=20", "phase.k=2", "phase.max_new_tokens=16", "logger=csv", f"paths.output_root={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     folder = only_run_folder(tmp_path)
     results = json.loads((folder / "results.json").read_text())

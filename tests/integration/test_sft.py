@@ -14,7 +14,7 @@ from r1.paths import conf_dir
 
 # A few seconds of training (conf/experiment/sft_quick.yaml: batches of 8 from 36 examples, so
 # an epoch ends mid-run), with every step's loss in metrics.csv.
-QUICK = ["experiment=sft_quick", "phase.trainer.log_every_n_steps=1", "+trainer.enable_progress_bar=false"]
+QUICK = ["experiment=sft_quick", "logger=csv", "phase.trainer.log_every_n_steps=1", "+trainer.enable_progress_bar=false"]
 
 
 def compose_sft(output_dir: Path, *overrides: str):
