@@ -26,7 +26,7 @@ from typing import Any
 
 import lightning
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from r1.algorithms.advantages import compute_advantages, tied_groups
@@ -34,7 +34,7 @@ from r1.algorithms.logprobs import token_entropy, token_logprobs
 from r1.algorithms.policy_loss import grpo_loss
 from r1.data.chat import format_prompt
 from r1.errors import ConfigError
-from r1.phases.validation import greedy_accuracy
+from r1.phases.validation import evaluate_greedy
 from r1.samplers.rollout import Rollout
 from r1.scale import clip_gradients, generation_context
 
@@ -178,9 +178,9 @@ class GRPOModule(lightning.LightningModule):
         if not self.val_samples:
             return
         with generation_context(self.policy, self.trainer.strategy) as policy:
-            result = greedy_accuracy(
-                policy, self.tokenizer, self.sampler, self.val_samples, self.check,
-                max_new_tokens=self.settings.max_new_tokens, system_prompt=self.system_prompt,
+            result = evaluate_greedy(
+                policy, self.tokenizer, self.sampler, self.val_samples,
+                max_new_tokens=self.settings.max_new_tokens, system_prompt=self.system_prompt, verify=self.check,
             )
         # every rank scores the same held-out set, so the numbers agree without a reduction
         self.log("val/accuracy", result["accuracy"], prog_bar=True)
@@ -416,7 +416,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     module._val_loader = DataLoader(_StepIndices(1), batch_size=None)
     initial = None
     if state["ckpt_path"] is None and val_samples and trainer.is_global_zero:
-        initial = greedy_accuracy(policy, tokenizer, sampler, val_samples, task.check, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt)
+        initial = evaluate_greedy(policy, tokenizer, sampler, val_samples, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt, verify=task.check)
         print(f"[grpo] step 0: held-out accuracy {initial['accuracy']:.3f}, format rate {initial['format_rate']:.3f}", flush=True)
         module.history.append({"step": 0, "val/accuracy": initial["accuracy"], "val/format_rate": initial["format_rate"]})
     started = time.perf_counter()
@@ -429,7 +429,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # Every rank enters (gathering sharded weights is a collective); rank 0 evaluates and saves.
     with generation_context(module.policy, trainer.strategy) as policy:
         if trainer.global_rank == 0:
-            final = greedy_accuracy(policy, tokenizer, sampler, val_samples, task.check, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt) if val_samples else None
+            final = evaluate_greedy(policy, tokenizer, sampler, val_samples, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt, verify=task.check) if val_samples else None
             hf_dir = save_hf(policy, tokenizer, folder / "hf")
     if trainer.global_rank == 0:
         summary.update({

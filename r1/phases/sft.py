@@ -9,7 +9,7 @@ The pieces, each a function or a small class so the distillation phase reuses th
 without inheriting anything (DESIGN principle 8):
 
 * :func:`token_cross_entropy` / :func:`sft_loss`: the loss on response tokens only;
-* :func:`score_greedy`: greedy decoding of held-out prompts, scored with the shared verifier
+* :func:`r1.phases.validation.score_greedy`: greedy decoding of held-out prompts, scored with the shared verifier
   (``val/accuracy``) and the strict template regex (``val/format_rate``);
 * :class:`SFTDataModule`: the examples, their deterministic order and its position (exact resume);
 * :class:`SFTModule`: a thin LightningModule around any causal LM and a loss function;
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -39,10 +38,10 @@ from r1.data.sft import (
     tokenize_examples,
 )
 from r1.errors import ConfigError, DataError
+from r1.phases.validation import evaluate_greedy, is_formatted, score_greedy  # noqa: F401 (re-exported for distill and tests)
 from r1.protocols import Sample
 
 # The template R1's format reward checks: the whole completion is think-block then answer-block.
-FORMAT_PATTERN = re.compile(r"^<think>.*?</think><answer>.*?</answer>$", re.DOTALL)
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
@@ -74,55 +73,6 @@ def sft_loss(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple
 
 
 # ----------------------------------------------------------------------------- scoring
-
-
-def is_formatted(completion: str) -> bool:
-    """Whether the completion is exactly ``<think>…</think><answer>…</answer>``."""
-    return FORMAT_PATTERN.match(completion) is not None
-
-
-def score_greedy(
-    model: torch.nn.Module,
-    tokenizer,
-    sampler,
-    samples: Sequence[Sample],
-    max_new_tokens: int = 64,
-    system_prompt: str | None = None,
-    verify: Callable[[str, str], bool] | None = None,
-) -> dict[str, list]:
-    """Decode each sample's prompt greedily and score the completion.
-
-    Returns:
-        ``completions``, ``correct`` (verifier against ``answer``), ``formatted``
-        (strict template) and ``truncated`` (hit ``max_new_tokens``), one entry per sample.
-    """
-    from r1.data.chat import format_prompt
-
-    if verify is None:
-        from r1.math import verify
-    prompts = [format_prompt(tokenizer, s["prompt"], system_prompt) for s in samples]
-    rollout = sampler.generate(model, tokenizer, prompts, num_samples=1, max_new_tokens=max_new_tokens, temperature=0.0)
-    texts = list(rollout.texts)
-    return {
-        "completions": texts,
-        "correct": [bool(verify(text, str(s["answer"]))) for text, s in zip(texts, samples)],
-        "formatted": [is_formatted(text) for text in texts],
-        "truncated": [bool(t) for t in rollout.truncated.tolist()],
-    }
-
-
-def evaluate_greedy(model, tokenizer, sampler, samples: Sequence[Sample], max_new_tokens: int = 64, batch_size: int = 128, system_prompt: str | None = None) -> dict[str, float]:
-    """Accuracy and format rate of greedy completions on ``samples`` (used to score a teacher)."""
-    correct, formatted = [], []
-    for start in range(0, len(samples), batch_size):
-        scores = score_greedy(model, tokenizer, sampler, samples[start : start + batch_size], max_new_tokens, system_prompt)
-        correct += scores["correct"]
-        formatted += scores["formatted"]
-    n = max(len(correct), 1)
-    return {"accuracy": sum(correct) / n, "format_rate": sum(formatted) / n}
-
-
-# ----------------------------------------------------------------------------- learning-rate schedule
 
 
 def warmup_schedule(
