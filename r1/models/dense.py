@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from r1.models.seeding import seeded
 
 
 def build_tiny_dense(
@@ -41,10 +42,4 @@ def build_tiny_dense(
         tie_word_embeddings=True,
     )
     config._attn_implementation = attn_implementation
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = Qwen3ForCausalLM(config)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return model
+    return seeded(lambda: Qwen3ForCausalLM(config), seed)

@@ -12,8 +12,9 @@ principle 6).
 
 from __future__ import annotations
 
-import torch
 from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
+
+from r1.models.seeding import seeded
 
 
 def build_tiny_moe(
@@ -82,10 +83,4 @@ def build_tiny_moe(
         tie_word_embeddings=False,
     )
     config._attn_implementation = attn_implementation
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = DeepseekV3ForCausalLM(config)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return model
+    return seeded(lambda: DeepseekV3ForCausalLM(config), seed)
