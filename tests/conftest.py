@@ -29,6 +29,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     )
 
 
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single ``r1: error: ...`` line a user mistake must end in (exit 2, no traceback)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("r1: error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
 @pytest.fixture
 def cli():
     return run_cli

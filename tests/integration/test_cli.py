@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("r1: error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
+from tests.conftest import one_error_line
 
 
 def test_cfg_job_prints_the_composed_config(cli):
@@ -33,33 +27,33 @@ def test_help_lists_the_config_groups(cli):
 
 
 def test_unknown_option_is_one_line_with_the_choices(cli):
-    line = _one_error_line(cli("r1.run", "reward=nope"))
+    line = one_error_line(cli("r1.run", "reward=nope"))
     assert "unknown reward 'nope'" in line and "hybrid" in line and "accuracy" in line
 
 
 def test_unknown_option_inside_a_sweep_is_caught(cli):
-    line = _one_error_line(cli("r1.run", "-m", "task=arithmetic,nope"))
+    line = one_error_line(cli("r1.run", "-m", "task=arithmetic,nope"))
     assert "unknown task 'nope'" in line and "arithmetic" in line
 
 
 @pytest.mark.parametrize("override", ["seed=[1", "reward", "seed={a:"])
 def test_malformed_override_is_one_line(cli, override):
-    line = _one_error_line(cli("r1.run", override))
+    line = one_error_line(cli("r1.run", override))
     assert "cannot parse override" in line and override in line
 
 
 def test_unknown_key_is_one_line(cli):
-    line = _one_error_line(cli("r1.run", "no_such_key=3", "--cfg", "job"))
+    line = one_error_line(cli("r1.run", "no_such_key=3", "--cfg", "job"))
     assert "no_such_key" in line
 
 
 def test_missing_model_path_is_one_line(cli):
-    line = _one_error_line(cli("r1.run", "phase=grpo", "model=hf", "model.name_or_path=./does/not/exist", "logger=none"))
+    line = one_error_line(cli("r1.run", "phase=grpo", "model=hf", "model.name_or_path=./does/not/exist", "logger=none"))
     assert "does not exist" in line and "./does/not/exist" in line
 
 
 def test_model_hf_without_a_path_is_one_line(cli):
-    line = _one_error_line(cli("r1.run", "phase=eval", "model=hf", "logger=none"))
+    line = one_error_line(cli("r1.run", "phase=eval", "model=hf", "logger=none"))
     assert "name_or_path" in line
 
 
@@ -74,7 +68,7 @@ def test_multirun_runs_one_job_per_choice(cli, tmp_path):
 
 
 def test_two_hydra_modes_at_once_is_one_line(cli):
-    line = _one_error_line(cli("r1.run", "-m", "seed=1,2", "--cfg", "job"))
+    line = one_error_line(cli("r1.run", "-m", "seed=1,2", "--cfg", "job"))
     assert "only one of" in line
 
 

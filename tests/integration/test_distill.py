@@ -9,6 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from r1.paths import conf_dir
+from tests.conftest import one_error_line
 
 # conf/experiment/sft_quick.yaml, shortened further.
 QUICK = [
@@ -19,13 +20,6 @@ QUICK = [
     "phase.trainer.log_every_n_steps=1",
     "+trainer.enable_progress_bar=false",
 ]
-
-
-def one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("r1: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

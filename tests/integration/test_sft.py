@@ -11,6 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from r1.paths import conf_dir
+from tests.conftest import one_error_line
 
 # A few seconds of training (conf/experiment/sft_quick.yaml: batches of 8 from 36 examples, so
 # an epoch ends mid-run), with every step's loss in metrics.csv.
@@ -32,13 +33,6 @@ def logged(folder: Path, key: str) -> dict[int, float]:
     """``{step: value}`` of one metric in a run's metrics.csv."""
     rows = list(csv.DictReader((folder / "logs" / "version_0" / "metrics.csv").open()))
     return {int(row["step"]): float(row[key]) for row in rows if row.get(key)}
-
-
-def one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("r1: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
