@@ -129,8 +129,17 @@ class GRPOModule(lightning.LightningModule):
         self.optimizer_factory = optimizer
         self.val_samples, self.check, self.run_dir, self.system_prompt = val_samples, check, run_dir, system_prompt
         self.history: list[dict[str, float]] = []
+        self.resumed_from_step: int | None = None
 
     # ----- Lightning plumbing -------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The metrics so far travel with the weights, so a resumed run's history.jsonl is whole.
+        checkpoint["r1_history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.history = list(checkpoint.get("r1_history", []))
+        self.resumed_from_step = max((int(row["step"]) for row in self.history), default=0)
 
     def configure_optimizers(self):
         return self.optimizer_factory(params=[p for p in self.policy.parameters() if p.requires_grad])
@@ -425,6 +434,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "phase": "grpo", "run_dir": str(folder), "steps": steps, "seconds": seconds,
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
+        "resumed_from_step": module.resumed_from_step,
     }
     # Every rank enters (gathering sharded weights is a collective); rank 0 evaluates and saves.
     with generation_context(module.policy, trainer.strategy) as policy:
