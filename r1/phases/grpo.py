@@ -473,8 +473,10 @@ def resume_state(cfg: DictConfig, folder: Path) -> dict[str, Any]:
     if ckpt_path:
         if not Path(ckpt_path).exists():  # a sharded FSDP checkpoint is a folder
             raise ConfigError(f"ckpt_path '{ckpt_path}' does not exist; give a .ckpt file from an earlier run's checkpoints folder")
-    elif (checkpoints / "last.ckpt").exists() and not (state_dir / "done.json").is_file():
-        ckpt_path = str(checkpoints / "last.ckpt")
+    elif list(checkpoints.glob("*.ckpt")) and not (state_dir / "done.json").is_file():
+        # The newest file, not always last.ckpt: a run killed between writing step<N>.ckpt
+        # and refreshing last.ckpt has its latest state only in the former.
+        ckpt_path = str(max(checkpoints.glob("*.ckpt"), key=lambda path: path.stat().st_mtime_ns))
         print(f"[grpo] resuming the unfinished run from {ckpt_path}", flush=True)
     elif (state_dir / "done.json").is_file():
         # A finished run with the same config: start afresh, replacing its checkpoints.

@@ -33,3 +33,23 @@ def test_ranks_split_whole_prompts_without_overlap():
 def test_no_prompts_is_a_clear_error():
     with pytest.raises(ConfigError, match="no training prompts"):
         PromptSchedule([], 4, seed=0)
+
+
+def test_resume_picks_the_newest_checkpoint_and_a_finished_run_starts_afresh(tmp_path):
+    import os
+
+    from omegaconf import OmegaConf
+
+    from r1.phases.grpo import resume_state
+
+    cfg = OmegaConf.create({"paths": {"output_root": str(tmp_path)}, "phase": {"name": "grpo"}, "seed": 0})
+    state = resume_state(cfg, tmp_path / "run")
+    assert state["ckpt_path"] is None  # nothing to resume
+    # killed between writing step4.ckpt and refreshing last.ckpt: step4 is the newest state
+    for name, mtime in (("step2.ckpt", 1_000), ("last.ckpt", 2_000), ("step4.ckpt", 3_000)):
+        (state["checkpoints"] / name).write_bytes(b"x")
+        os.utime(state["checkpoints"] / name, (mtime, mtime))
+    assert resume_state(cfg, tmp_path / "run")["ckpt_path"].endswith("step4.ckpt")
+    (state["dir"] / "done.json").write_text("{}")
+    again = resume_state(cfg, tmp_path / "run")
+    assert again["ckpt_path"] is None and not list(state["checkpoints"].glob("*.ckpt"))
