@@ -5,9 +5,14 @@ for generality:
 
 * **Prefill each prompt once.** The prompt batch is encoded (left-padded once) and
   run through the model once; its KV cache is then repeated ``num_samples`` times
-  (``DynamicCache.batch_repeat_interleave``) instead of prefilling every copy.
+  instead of prefilling every copy, and only the last position goes through the LM head.
 * **Drop finished rows.** When a sequence stops, its row leaves the batch and the
-  cache (``batch_select_indices``), so later steps compute only live sequences.
+  cache, so later steps compute only live sequences.
+* **A decode step without per-module overhead.** For DeepSeek-V3 models (the tiny
+  default included) one decode step is a few dozen tensor ops over the model's
+  weights with weight-absorbed latent attention and a preallocated cache
+  (:mod:`r1.samplers.deepseek_v3`); other models use their own ``forward``
+  (:mod:`r1.samplers.decoding`).
 * **Little per-token Python.** Sampling is a few tensor ops (temperature, top-p,
   multinomial); there are no logits-processor lists or stopping-criteria objects.
 * **Log-probs for free.** The log-prob of each sampled token under the sampling
@@ -17,14 +22,13 @@ for generality:
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
-from functools import lru_cache
 
 import torch
-from transformers import DynamicCache
 
+from r1.errors import ConfigError
+from r1.samplers.decoding import decoder_for
 from r1.samplers.rollout import Rollout
 
 
@@ -42,12 +46,6 @@ def encode_prompts(tokenizer, prompts: Sequence[str], device: torch.device | str
     finally:
         tokenizer.padding_side = previous_side
     return batch["input_ids"].to(device), batch["attention_mask"].to(device)
-
-
-@lru_cache(maxsize=None)
-def _cache_argument(model_class: type) -> str:
-    """The keyword a model's forward takes its KV cache by (``cache`` in transformers ≥ 5.x)."""
-    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def stop_token_ids(tokenizer, stop_strings: Sequence[str]) -> list[int]:
@@ -76,7 +74,12 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generato
         outside = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p  # keep the smallest set reaching top_p
         sorted_probs = sorted_probs.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # Inverse-CDF sampling: one uniform number per row instead of one per vocabulary entry
+    # (torch.multinomial's cost at these sizes). searchsorted(right=True) never lands on a
+    # zero-probability token: the first index whose running sum exceeds u has p > 0.
+    cdf = probs.cumsum(dim=-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
+    tokens = torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1).squeeze(-1)
     return tokens, logprobs.gather(-1, tokens[:, None]).squeeze(-1)
 
 
@@ -87,11 +90,16 @@ class HFSampler:
         stop_strings: generation also stops after these (when they are single tokens;
             longer stop strings are matched on the decoded text).
         batch_size: prompts prefilled together; ``None`` = all at once.
+        fast_decode: ``auto`` decodes with an architecture-specific step where r1 has one
+            (:mod:`r1.samplers.deepseek_v3`); ``off`` always calls the model's ``forward``.
     """
 
-    def __init__(self, stop_strings: Sequence[str] = ("</answer>",), batch_size: int | None = None) -> None:
+    def __init__(self, stop_strings: Sequence[str] = ("</answer>",), batch_size: int | None = None, fast_decode: str | bool = "auto") -> None:
         self.stop_strings = tuple(stop_strings)
         self.batch_size = batch_size
+        if fast_decode not in ("auto", "off", True, False):
+            raise ConfigError(f"sampler.fast_decode must be 'auto' or 'off', not {fast_decode!r}")
+        self.fast_decode = fast_decode
 
     def update_weights(self, model) -> None:
         """Nothing to do: this sampler generates with the training model itself."""
@@ -130,55 +138,50 @@ class HFSampler:
         stops = torch.tensor(stop_token_ids(tokenizer, self.stop_strings), device=device)
         text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
 
-        # Prefill each distinct prompt once, then copy its cache for the samples.
-        cache = DynamicCache(config=model.config)
-        cache_kw = _cache_argument(type(model))
-        positions = (prompt_mask.cumsum(dim=1) - 1).clamp(min=0)
-        out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True, **{cache_kw: cache})
-        logits = out.logits[:, -1]
+        decoder = decoder_for(model, self.fast_decode)
+        logits = decoder.prefill(prompt_ids, prompt_mask, num_samples, max_new_tokens)
         if num_samples > 1:
-            cache.batch_repeat_interleave(num_samples)
-            logits = logits.repeat_interleave(num_samples, dim=0)
             prompt_ids = prompt_ids.repeat_interleave(num_samples, dim=0)
             prompt_mask = prompt_mask.repeat_interleave(num_samples, dim=0)
         rows = prompt_ids.shape[0]
-        next_position = prompt_mask.sum(dim=1)  # (N,)
-        attention = prompt_mask
 
-        tokens_out = torch.full((rows, max_new_tokens), pad_id, dtype=torch.long, device=device)
-        logprobs_out = torch.zeros((rows, max_new_tokens), dtype=torch.float32, device=device)
+        # Step-major buffers: step t's tokens are one contiguous row, cheap to write.
+        tokens_out = torch.full((max_new_tokens, rows), pad_id, dtype=torch.long, device=device)
+        logprobs_out = torch.zeros((max_new_tokens, rows), dtype=torch.float32, device=device)
         lengths = torch.zeros(rows, dtype=torch.long, device=device)
         stopped = torch.zeros(rows, dtype=torch.bool, device=device)
-        live = torch.arange(rows, device=device)  # original row of each row still in the batch
+        live = None  # original row of each row still in the batch; None while all are
+        steps = 0
         generated_tokens = 0
         for step in range(max_new_tokens):
             tokens, logprobs = sample_next(logits, temperature, top_p, generator)
-            tokens_out[live, step] = tokens
-            logprobs_out[live, step] = logprobs
-            lengths[live] = step + 1
-            generated_tokens += live.numel()
+            if live is None:
+                tokens_out[step] = tokens
+                logprobs_out[step] = logprobs
+            else:
+                tokens_out[step].index_copy_(0, live, tokens)
+                logprobs_out[step].index_copy_(0, live, logprobs)
+            steps = step + 1
+            generated_tokens += tokens.shape[0]
             done = torch.isin(tokens, stops)
             if text_stops:
-                done |= self._text_stop(tokenizer, tokens_out[live, : step + 1], text_stops)
+                recent = tokens_out[max(0, step - 7) : steps].T
+                done |= self._text_stop(tokenizer, recent if live is None else recent[live], text_stops)
             if done.any():
-                stopped[live[done]] = True
+                finished = done.nonzero().squeeze(-1) if live is None else live[done]
+                stopped[finished] = True
+                lengths[finished] = steps
                 keep = (~done).nonzero().squeeze(-1)
                 if keep.numel() == 0:
                     break
-                live, tokens, attention, next_position = live[keep], tokens[keep], attention[keep], next_position[keep]
-                cache.batch_select_indices(keep)
+                live = keep if live is None else live[keep]
+                tokens = tokens[keep]
+                decoder.keep(keep)
             if step == max_new_tokens - 1:
                 break
-            attention = torch.cat([attention, attention.new_ones(live.numel(), 1)], dim=1)
-            out = model(
-                input_ids=tokens[:, None],
-                attention_mask=attention,
-                position_ids=next_position[:, None],
-                use_cache=True,
-                **{cache_kw: cache},
-            )
-            next_position = next_position + 1
-            logits = out.logits[:, -1]
+            logits = decoder.step(tokens)
+        lengths = torch.where(stopped, lengths, steps)  # a row that never stopped generated at every step
+        tokens_out, logprobs_out = tokens_out.T, logprobs_out.T
 
         width = int(lengths.max().item()) if rows else 0
         completion_ids = tokens_out[:, :width]

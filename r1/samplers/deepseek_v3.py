@@ -1,0 +1,345 @@
+"""A fast one-token decode step for transformers' ``DeepseekV3ForCausalLM``.
+
+Same weights, same maths as the model's ``forward``, arranged for decoding one
+token per row on a CPU, where a step at rollout batch sizes costs per-op overhead
+more than arithmetic (see :mod:`r1.samplers.decoding`). At the start of each
+``generate`` call the decoder folds the model's weights into a few fused matrices
+(cheap: the weights do not change while sampling), so that a layer is about 35
+tensor ops instead of about 150 module calls:
+
+* **Weight-absorbed multi-head latent attention.** The cache holds only what MLA
+  compresses to: the normalised KV latent and the rotated shared key, one
+  ``kv_lora_rank + rope_dim`` vector per token, in a buffer allocated once for
+  ``prompt + max_new_tokens`` positions. transformers keeps the same latents but
+  re-expands the whole cache through ``kv_b_proj`` at every step. Here ``W_uk`` is
+  folded into the query projection and ``W_uv`` into the output projection
+  (DeepSeek-V2 §2.1.3), so one matmul gives every head's latent query, its rotary
+  part and the new token's latent and key, and attention is two small batched
+  matmuls over the cache. The softmax scale is folded in too, and for
+  ``rope_interleave`` models the even/odd de-interleaving becomes a permutation of
+  weight rows.
+* **Experts as two matmuls.** When experts are small (the tiny default: 16 of
+  width 64), the router, the shared experts and every routed expert's gate/up
+  projection are one matmul; the top-k routing weights (zero for experts not
+  chosen, one for shared experts) scale the activations, and one matmul applies
+  all down projections. Large experts (a real DeepSeek-V3) loop over the experts
+  the batch routes to instead, reading the module's weights in place.
+
+Prefill runs the model's own ``forward`` (one call per batch, where overhead does
+not matter) and copies its latent cache into the buffer. Results agree with
+``forward`` to float rounding; ``tests/unit/test_decoders.py`` checks each variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from r1.samplers.decoding import prefill_with_cache
+
+# Run every expert on every row while one token's dense expert work stays below this
+# many multiply-adds (16 experts x 3 x 64 x 128 = 0.4 M for the tiny model; a real
+# DeepSeek-V3 layer is 256 x 3 x 2048 x 7168 = 11 G, far above).
+DENSE_EXPERTS_MAX_MACS = 8_000_000
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """transformers' DeepseekV3RMSNorm: normalise in float32, scale in the input dtype."""
+    if x.dtype == torch.float32:
+        return torch.rms_norm(x, weight.shape, weight, eps)
+    return weight * torch.rms_norm(x.float(), weight.shape, None, eps).to(x.dtype)
+
+
+def _activation(module_act):
+    """The activation as a bare function: SiLU (DeepSeek's) skips the module call."""
+    return torch._C._nn.silu if type(module_act).__name__ == "SiLUActivation" else module_act
+
+
+def _interleave_order(dim: int) -> torch.Tensor:
+    """Row order that turns DeepSeek's interleaved rotary pairs into the split-halves layout."""
+    return torch.cat([torch.arange(0, dim, 2), torch.arange(1, dim, 2)])
+
+
+@dataclass
+class _Attention:
+    """One layer's attention, folded: see the module docstring."""
+
+    norm: torch.Tensor  # input_layernorm weight
+    eps: float
+    q_a: torch.Tensor | None  # q_lora models: (q_lora, hidden) and its norm
+    q_a_bias: torch.Tensor | None
+    q_a_norm: torch.Tensor | None
+    q_a_eps: float
+    project: torch.Tensor  # hidden -> [head_0 (rank | rope), ..., head_n-1, new token (latent | rope)]
+    project_bias: torch.Tensor | None
+    from_q_lora: torch.Tensor | None  # q_lora models: q_lora -> [head_0 (rank | rope), ...]
+    latent_norm: torch.Tensor  # kv_a_layernorm weight
+    latent_eps: float
+    out: torch.Tensor  # (hidden, heads * rank): W_uv folded into o_proj
+    out_bias: torch.Tensor | None
+
+
+@dataclass
+class _FeedForward:
+    """A dense MLP, or a MoE folded into two matmuls (``experts`` routed experts, then shared ones)."""
+
+    norm: torch.Tensor  # post_attention_layernorm weight
+    eps: float
+    up: torch.Tensor  # dense: [gate | up]; MoE: [router | expert_0 (gate | up) | ... | shared ...]
+    down: torch.Tensor  # (hidden, width) applied to the (weighted) activations
+    act: object
+    width: int  # intermediate width of one expert (or of the dense MLP)
+    moe: object | None = None  # the DeepseekV3MoE module, for routing settings and the large-expert path
+    experts: int = 0
+    shared: int = 0
+    mixing: torch.Tensor | None = None  # (1, experts + shared): 0 for routed experts, 1 for shared ones
+
+
+class DeepseekV3Decoder:
+    """Decode state for one batch: folded weights, the latent cache, positions, padding bias."""
+
+    @staticmethod
+    def supports(model) -> bool:
+        """True for an unwrapped ``DeepseekV3ForCausalLM`` with the module layout this file reads."""
+        config = getattr(model, "config", None)
+        if getattr(config, "model_type", None) != "deepseek_v3" or not hasattr(model, "model"):
+            return False
+        if any(type(p).__name__ == "DTensor" for p in model.parameters()):
+            return False  # sharded weights: the generic decoder runs the model's own forward
+        try:
+            for layer in model.model.layers:
+                attn = layer.self_attn
+                _ = (attn.kv_a_proj_with_mqa.weight, attn.kv_b_proj.weight, attn.o_proj.weight, attn.kv_a_layernorm.weight, attn.scaling)
+                _ = (layer.input_layernorm.variance_epsilon, layer.post_attention_layernorm.weight)
+                mlp = layer.mlp
+                if hasattr(mlp, "experts"):
+                    gate = mlp.gate
+                    _ = (gate.weight, gate.e_score_correction_bias, gate.num_group, gate.topk_group, gate.top_k, gate.norm_topk_prob, gate.routed_scaling_factor)
+                    _ = (mlp.experts.act_fn, mlp.shared_experts.gate_proj.weight, mlp.shared_experts.down_proj.weight)
+                    if mlp.experts.gate_up_proj.dim() != 3 or mlp.experts.down_proj.dim() != 3:
+                        return False
+                else:
+                    _ = (mlp.gate_proj.weight, mlp.up_proj.weight, mlp.down_proj.weight, mlp.act_fn)
+            _ = (model.model.rotary_emb, model.model.norm.weight, model.model.embed_tokens, model.lm_head.weight)
+        except AttributeError:
+            return False
+        return True
+
+    @torch.no_grad()
+    def __init__(self, model) -> None:
+        self.model = model
+        cfg = model.config
+        self.heads, self.rank, self.rope_dim = cfg.num_attention_heads, cfg.kv_lora_rank, cfg.qk_rope_head_dim
+        self.nope_dim, self.v_dim = cfg.qk_nope_head_dim, cfg.v_head_dim
+        self.interleaved = bool(getattr(cfg, "rope_interleave", False))
+        self.layers = [(self._fold_attention(layer), self._fold_feed_forward(layer)) for layer in model.model.layers]
+
+    # ----- folding the weights (once per batch) --------------------------------------------
+
+    def _fold_attention(self, layer) -> _Attention:
+        attn, heads, rank, rope, nope = layer.self_attn, self.heads, self.rank, self.rope_dim, self.nope_dim
+        order = _interleave_order(rope) if self.interleaved else torch.arange(rope)
+        w_kv = attn.kv_b_proj.weight.view(heads, nope + self.v_dim, rank)
+        w_uk, w_uv = w_kv[:, :nope], w_kv[:, nope:]  # (heads, nope, rank), (heads, v, rank)
+
+        def query_rows(w_q: torch.Tensor) -> torch.Tensor:
+            """(heads * (nope + rope), in) -> (heads * (rank + rope), in): absorb W_uk, scale, reorder rope."""
+            w_q = w_q.view(heads, nope + rope, -1)
+            latent = torch.bmm(w_uk.transpose(1, 2), w_q[:, :nope])  # (heads, rank, in)
+            rotary = w_q[:, nope:][:, order]
+            return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1)
+
+        w_kv_a = attn.kv_a_proj_with_mqa.weight  # (rank + rope, hidden): [latent | rotary key]
+        new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
+        kv_bias = attn.kv_a_proj_with_mqa.bias
+        new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
+        lora = attn.q_lora_rank is not None
+        if lora:
+            project = new_token
+            project_bias = new_token_bias
+            from_q_lora = query_rows(attn.q_b_proj.weight)
+        else:
+            project = torch.cat([query_rows(attn.q_proj.weight), new_token])
+            project_bias = None if new_token_bias is None else torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
+            from_q_lora = None
+        # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
+        w_o = attn.o_proj.weight.view(-1, heads, self.v_dim).transpose(0, 1)  # (heads, hidden, v)
+        out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank)
+        return _Attention(
+            norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
+            q_a=attn.q_a_proj.weight if lora else None, q_a_bias=attn.q_a_proj.bias if lora else None,
+            q_a_norm=attn.q_a_layernorm.weight if lora else None, q_a_eps=attn.q_a_layernorm.variance_epsilon if lora else 0.0,
+            project=project, project_bias=project_bias, from_q_lora=from_q_lora,
+            latent_norm=attn.kv_a_layernorm.weight, latent_eps=attn.kv_a_layernorm.variance_epsilon,
+            out=out, out_bias=attn.o_proj.bias,
+        )
+
+    @staticmethod
+    def _fold_feed_forward(layer) -> _FeedForward:
+        mlp, norm = layer.mlp, layer.post_attention_layernorm
+        if not hasattr(mlp, "experts"):
+            return _FeedForward(
+                norm=norm.weight, eps=norm.variance_epsilon, up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
+                down=mlp.down_proj.weight, act=_activation(mlp.act_fn), width=mlp.gate_proj.weight.shape[0],
+            )
+        experts, shared = mlp.experts, mlp.shared_experts
+        count, width, hidden = experts.gate_up_proj.shape[0], experts.gate_up_proj.shape[1] // 2, experts.gate_up_proj.shape[2]
+        if count * 3 * width * hidden > DENSE_EXPERTS_MAX_MACS or shared.gate_proj.weight.shape[0] % width:
+            return _FeedForward(norm=norm.weight, eps=norm.variance_epsilon, up=None, down=None, act=experts.act_fn, width=width, moe=mlp)
+        # Shared experts of total width S*width behave as S more experts with routing weight 1.
+        n_shared = shared.gate_proj.weight.shape[0] // width
+        shared_gate_up = torch.cat([shared.gate_proj.weight.view(n_shared, width, hidden), shared.up_proj.weight.view(n_shared, width, hidden)], dim=1)
+        gate_up = torch.cat([experts.gate_up_proj, shared_gate_up])  # (E + S, 2 width, hidden)
+        router = mlp.gate.weight.to(gate_up.dtype)
+        down = torch.cat([experts.down_proj.permute(1, 0, 2).reshape(hidden, count * width), shared.down_proj.weight], dim=1)
+        return _FeedForward(
+            norm=norm.weight, eps=norm.variance_epsilon, up=torch.cat([router, gate_up.reshape(-1, hidden)]), down=down,
+            act=_activation(experts.act_fn), width=width, moe=mlp, experts=count, shared=n_shared,
+            mixing=torch.cat([gate_up.new_zeros(1, count), gate_up.new_ones(1, n_shared)], dim=1),
+        )
+
+    # ----- the Decoder protocol ---------------------------------------------------------
+
+    @torch.no_grad()
+    def prefill(self, input_ids, attention_mask, num_samples, max_new_tokens):
+        logits, cache = prefill_with_cache(self.model, input_ids, attention_mask)
+        rows, prompt_len = input_ids.shape
+        total = prompt_len + max_new_tokens
+        like = self.model.lm_head.weight
+        # Per layer, one buffer for the whole generation: (rows, positions, latent | rotary key).
+        self.caches = []
+        for layer in cache.layers:
+            buffer = like.new_zeros(rows * num_samples, total, self.rank + self.rope_dim)
+            latent = torch.cat([layer.keys[:, 0], layer.values[:, 0]], dim=-1)  # (rows, P, width)
+            buffer[:, :prompt_len] = latent.repeat_interleave(num_samples, dim=0)
+            self.caches.append(buffer)
+        mask = attention_mask.repeat_interleave(num_samples, dim=0)
+        # Additive attention bias: -inf on left padding, 0 on every real or generated token.
+        self.bias = like.new_zeros(mask.shape[0], 1, total)
+        self.bias[:, 0, :prompt_len].masked_fill_(mask == 0, float("-inf"))
+        self.position = mask.sum(dim=1)  # the next token's position id (padding does not count)
+        self.length = prompt_len  # slots filled so far, the same for every row
+        self.rope_table = self._rope_table(int(self.position.max()) + max_new_tokens, like)
+        return logits.repeat_interleave(num_samples, dim=0) if num_samples > 1 else logits
+
+    def keep(self, rows):
+        self.caches = [cache[rows] for cache in self.caches]
+        self.bias, self.position = self.bias[rows], self.position[rows]
+
+    @torch.no_grad()
+    def step(self, tokens):
+        model = self.model.model
+        x = torch.embedding(model.embed_tokens.weight, tokens)  # (rows, hidden)
+        if self.rope_table is not None:
+            cos_sin = self.rope_table[self.position]  # (rows, 2, 1, rope_dim)
+            cos, sin = cos_sin[:, 0], cos_sin[:, 1]
+        else:
+            cos, sin = self._signed(*model.rotary_emb(x, self.position[:, None]))
+        slot = self.length
+        for cache, (attention, feed_forward) in zip(self.caches, self.layers):
+            x = x + self._attention(attention, x, cos, sin, cache, slot)
+            x = x + self._feed_forward(feed_forward, x)
+        self.length += 1
+        self.position = self.position + 1
+        return F.linear(_rms_norm(x, model.norm.weight, model.norm.variance_epsilon), self.model.lm_head.weight, self.model.lm_head.bias)
+
+    # ----- rotary tables --------------------------------------------------------------------
+
+    def _signed(self, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sin`` with rotate_half's sign folded in: x*cos + roll(x, half)*sin is the rotation."""
+        half = self.rope_dim // 2
+        return cos, torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+
+    def _rope_table(self, positions: int, like: torch.Tensor) -> torch.Tensor | None:
+        """cos and signed sin for positions 0..n-1 as one (n, 2, 1, rope_dim) table.
+
+        None for rope types whose frequencies depend on the sequence length seen so far
+        (``dynamic``, ``longrope``): those are computed per step, as the model does.
+        """
+        parameters = getattr(self.model.config, "rope_parameters", None) or {}
+        if parameters.get("rope_type", "default") in ("dynamic", "longrope"):
+            return None
+        ids = torch.arange(positions, device=like.device)[None]
+        cos, sin = self._signed(*self.model.model.rotary_emb(like.new_zeros(1), ids))  # (1, n, rope_dim)
+        return torch.stack([cos[0], sin[0]], dim=1)[:, :, None]
+
+    # ----- one layer ----------------------------------------------------------------------
+
+    def _attention(self, a: _Attention, x, cos, sin, cache, slot):
+        rows, heads, rank = x.shape[0], self.heads, self.rank
+        h = _rms_norm(x, a.norm, a.eps)
+        if a.from_q_lora is None:
+            y = F.linear(h, a.project, a.project_bias).view(rows, heads + 1, rank + self.rope_dim)
+        else:
+            q_lora = _rms_norm(F.linear(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
+            y = torch.cat([F.linear(q_lora, a.from_q_lora), F.linear(h, a.project, a.project_bias)], dim=-1)
+            y = y.view(rows, heads + 1, rank + self.rope_dim)
+        # Rotary embedding of every head's query and of the new key, in place.
+        rotary = y[..., rank:]
+        rotary.copy_(rotary * cos + rotary.roll(self.rope_dim // 2, dims=-1) * sin)
+        # The new token's cache entry: normalised latent | rotated key.
+        new = y[:, heads]
+        latent = new[:, :rank]
+        latent.copy_(_rms_norm(latent, a.latent_norm, a.latent_eps))
+        cache[:, slot] = new
+        keys = cache[:, : slot + 1]  # (rows, T, rank + rope)
+        scores = torch.baddbmm(self.bias[..., : slot + 1], y[:, :heads], keys.transpose(1, 2))  # scale folded in
+        weights = torch.softmax(scores, dim=-1) if scores.dtype == torch.float32 else torch.softmax(scores, -1, dtype=torch.float32).to(x.dtype)
+        context = torch.bmm(weights, keys[..., :rank])  # (rows, heads, rank)
+        return F.linear(context.view(rows, heads * rank), a.out, a.out_bias)
+
+    def _feed_forward(self, f: _FeedForward, x):
+        h = _rms_norm(x, f.norm, f.eps)
+        width = f.width
+        if f.moe is None:
+            gate_up = F.linear(h, f.up)
+            return F.linear(f.act(gate_up[:, :width]) * gate_up[:, width:], f.down)
+        if f.up is None:
+            weights, experts = self._route(f.moe.gate, h)
+            return self._loop_experts(f.moe.experts, h, weights, experts) + f.moe.shared_experts(h)
+        rows, count = h.shape[0], f.experts
+        projected = F.linear(h, f.up)
+        weights, experts = self._route(f.moe.gate, h, logits=projected[:, :count])
+        gate_up = projected[:, count:].view(rows, count + f.shared, 2 * width)
+        activated = f.act(gate_up[..., :width]) * gate_up[..., width:]
+        # Routing weight per expert: 0 if not chosen, 1 for shared experts.
+        mixing = f.mixing.repeat(rows, 1).scatter_(1, experts, weights if weights.dtype == h.dtype else weights.to(h.dtype))
+        return F.linear((activated * mixing.unsqueeze(-1)).view(rows, -1), f.down)
+
+    @staticmethod
+    def _route(gate, h, logits=None):
+        """Top-k experts and their weights per row, as DeepseekV3TopkRouter computes them."""
+        if gate.num_group > 1 and gate.topk_group < gate.num_group:
+            _, weights, experts = gate(h)  # group-limited routing: the module's own code
+            return weights, experts
+        if logits is None or logits.dtype != torch.float32:
+            logits = F.linear(h.float(), gate.weight.float())
+        scores = torch.sigmoid(logits)
+        experts = torch.topk(scores + gate.e_score_correction_bias, k=gate.top_k, dim=-1, sorted=False)[1]
+        weights = scores.gather(1, experts)
+        if gate.norm_topk_prob:
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+        return (weights * gate.routed_scaling_factor if gate.routed_scaling_factor != 1.0 else weights), experts
+
+    @staticmethod
+    def _loop_experts(module, h, weights, experts):
+        """Large experts: one matmul pair per expert the batch routes to."""
+        gate_up, down = module.gate_up_proj, module.down_proj  # (E, 2I, H), (E, H, I)
+        width = gate_up.shape[1] // 2
+        out = torch.zeros_like(h)
+        flat = experts.reshape(-1)
+        order = flat.argsort()
+        token = order // experts.shape[1]
+        routed_weights = weights.reshape(-1)[order].to(h.dtype)
+        start = 0
+        for expert, size in enumerate(torch.bincount(flat, minlength=gate_up.shape[0]).tolist()):
+            if size == 0:
+                continue
+            rows = token[start : start + size]
+            projected = F.linear(h[rows], gate_up[expert])
+            activated = module.act_fn(projected[:, :width]) * projected[:, width:]
+            out.index_add_(0, rows, F.linear(activated, down[expert]) * routed_weights[start : start + size, None])
+            start += size
+        return out
