@@ -20,9 +20,13 @@ from r1.math.normalize import normalize
 from r1.math.worker import get_worker, shutdown_worker
 
 
-def warm_up() -> None:
-    """Start the sympy worker now, so the first symbolic comparison does not pay its start-up."""
-    get_worker().start()
+def warm_up(wait: bool = True) -> None:
+    """Start the sympy worker now, so the first symbolic comparison does not pay its start-up.
+
+    ``wait=False`` starts it in the background (training loops call this before loading
+    the model, so sympy's import overlaps with it instead of stalling a later step).
+    """
+    get_worker().start(wait=wait)
 
 
 __all__ = [

@@ -92,10 +92,19 @@ class SympyWorker:
                 if reply[0] == request_id:
                     return bool(reply[1])
 
-    def start(self) -> None:
-        """Start the worker now (it otherwise starts on the first comparison)."""
+    def start(self, wait: bool = True) -> None:
+        """Start the worker now (it otherwise starts on the first comparison).
+
+        Args:
+            wait: block until it has imported sympy; ``False`` returns at once and lets
+                the import overlap with other work (the first comparison waits for the rest).
+        """
         with self._lock:
-            self._ensure_started()
+            if wait:
+                self._ensure_started()
+            elif self._proc is None or self._proc.poll() is not None:
+                self._kill()
+                self._spawn_quietly()
 
     def close(self) -> None:
         """Stop the worker; a later call starts a new one."""

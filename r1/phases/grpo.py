@@ -34,6 +34,7 @@ from r1.algorithms.logprobs import token_entropy, token_logprobs
 from r1.algorithms.policy_loss import grpo_loss
 from r1.data.chat import format_prompt
 from r1.errors import ConfigError
+from r1.math import warm_up as warm_up_verifier
 from r1.phases.validation import evaluate_greedy
 from r1.samplers.rollout import Rollout
 from r1.scale import clip_gradients, generation_context
@@ -349,8 +350,7 @@ class GRPOModule(lightning.LightningModule):
                 **{f"reward_{k}": v[i] for k, v in scores.components.items()},
             })
         with open(self.run_dir / "completions.jsonl", "a", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row) + "\n")
+            out.writelines(json.dumps(row) + "\n" for row in rows)
         logger = self.logger
         if logger is not None and hasattr(logger, "log_table"):
             columns = list(rows[0])
@@ -390,6 +390,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     phase = cfg.phase
     folder = run_dir(cfg)
     settings = settings_from(cfg)
+    # Rewards and held-out checks share the verifier: start its sympy worker while the
+    # model loads, not in the middle of a timed step.
+    warm_up_verifier(wait=False)
     registry = get_registry(cfg.plugins.blocked)
     task = registry.build("task", cfg.task)
     reward = registry.build("reward", cfg.reward)
@@ -449,8 +452,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "final/format_rate": final["format_rate"] if final else None,
         })
         with open(folder / "history.jsonl", "w", encoding="utf-8") as out:
-            for row in module.history:
-                out.write(json.dumps(row) + "\n")
+            out.writelines(json.dumps(row) + "\n" for row in module.history)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
         (state["dir"] / "done.json").write_text(json.dumps(summary, indent=2))
         print(f"[grpo] done in {seconds:.0f} s: held-out accuracy {summary['initial/accuracy']} -> {summary['final/accuracy']}; model saved to {hf_dir}", flush=True)
