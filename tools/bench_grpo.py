@@ -1,13 +1,15 @@
 """Measure GRPO speed: seconds per step, generated tokens/s, and the time split.
 
-Runs the real ``phase=grpo`` for N steps with the given overrides, then times
-transformers' ``generate`` on the same model, prompts and lengths, and prints one
-JSON line::
+Runs the real ``phase=grpo`` for N steps with the given overrides, then times r1's
+sampler and transformers' ``generate`` on the same model and batch (alternating, medians
+of 5), and prints one JSON line::
 
     python tools/bench_grpo.py --model outputs/cache/sft-<hash>/hf --group-size 8 \\
         --prompts-per-step 4 --max-new-tokens 64 --steps 12 [hydra overrides ...]
 
-``s_per_step`` and ``tokens_per_s`` are means over the steps after ``--warmup``.
+``s_per_step`` and ``tokens_per_s`` are means over the GRPO steps after ``--warmup``;
+``sampler_tokens_per_s`` / ``hf_generate_tokens_per_s`` (and their ratio,
+``sampler_speedup_vs_generate``) compare generation alone on one batch.
 """
 
 from __future__ import annotations
@@ -45,14 +47,22 @@ def compose(overrides: list[str]):
         return hydra_compose("config", overrides=overrides)
 
 
-def hf_generate_tokens_per_s(model, tokenizer, prompts: list[str], group_size: int, max_new_tokens: int, repeats: int = 3) -> float:
-    """transformers' generate on the same batch (each prompt repeated G times), stopping at EOS or </answer>."""
-    from r1.samplers.hf import encode_prompts, stop_token_ids
+def generation_rates(model, tokenizer, prompts: list[str], group_size: int, max_new_tokens: int, repeats: int = 5) -> dict[str, float]:
+    """Generated tokens/s of r1's sampler and of transformers' ``generate`` on the same batch.
+
+    Both sample G completions of each prompt at temperature 1, stop at EOS or </answer>, and
+    count tokens up to and including the stop token. The two alternate ``repeats`` times after
+    one warm-up each, and the medians are reported, so a noisy machine slows both alike.
+    """
+    import statistics
+
+    from r1.samplers.hf import HFSampler, encode_prompts, stop_token_ids
 
     ids, mask = encode_prompts(tokenizer, [p for p in prompts for _ in range(group_size)])
     stops = stop_token_ids(tokenizer, ["</answer>"])
-    rates = []
-    for _ in range(repeats + 1):
+    sampler = HFSampler()
+
+    def generate() -> float:
         start = time.perf_counter()
         out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0, top_p=1.0,
                              top_k=0, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
@@ -61,8 +71,18 @@ def hf_generate_tokens_per_s(model, tokenizer, prompts: list[str], group_size: i
         stopped = torch.isin(new, torch.tensor(stops))
         # tokens up to and including the first stop token (or all of them)
         first_stop = torch.where(stopped.any(1), stopped.float().argmax(1) + 1, torch.full((new.shape[0],), new.shape[1]))
-        rates.append(float(first_stop.sum()) / seconds)
-    return sum(rates[1:]) / repeats
+        return float(first_stop.sum()) / seconds
+
+    def ours(seed: int) -> float:
+        out = sampler.generate(model, tokenizer, prompts, num_samples=group_size, max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
+        return out.stats["tokens_per_s"]
+
+    generate(), ours(0)  # warm-up
+    hf, r1 = [], []
+    for i in range(repeats):
+        r1.append(ours(i + 1))
+        hf.append(generate())
+    return {"r1": statistics.median(r1), "hf": statistics.median(hf)}
 
 
 def main() -> None:
@@ -96,12 +116,16 @@ def main() -> None:
         model, tokenizer = load_model({"name_or_path": summary["hf_dir"], "dtype": "float32"})
         task = get_registry(autoload=False).build("task", cfg.task)
         prompts = [format_prompt(tokenizer, s["prompt"]) for s in task.samples("train", args.prompts_per_step, seed=123)]
-        hf_rate = hf_generate_tokens_per_s(model, tokenizer, prompts, args.group_size, args.max_new_tokens)
+        model.eval()
+        rates = generation_rates(model, tokenizer, prompts, args.group_size, args.max_new_tokens)
         result = {
             "s_per_step": round(mean("time/wall_step_s"), 4),
             "s_per_step_inner": round(mean("time/step_s"), 4),
             "tokens_per_s": round(mean("perf/tokens_per_s"), 1),
-            "hf_generate_tokens_per_s": round(hf_rate, 1),
+            # the same batch through r1's sampler and through transformers' generate, alternating
+            "sampler_tokens_per_s": round(rates["r1"], 1),
+            "hf_generate_tokens_per_s": round(rates["hf"], 1),
+            "sampler_speedup_vs_generate": round(rates["r1"] / rates["hf"], 2),
             "split": {k: round(mean(f"time/{k}_s"), 4) for k in ("generate", "score", "train")},
             "completion_length_mean": round(mean("completion/length_mean"), 1),
             "steps_timed": len(steps),
