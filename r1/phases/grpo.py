@@ -63,6 +63,7 @@ class GRPOSettings:
     drop_tied_groups: bool = False
     max_grad_norm: float | None = 1.0
     log_completions_every: int = 10
+    progress_bar: bool = True
     seed: int = 0
 
 
@@ -166,8 +167,12 @@ class GRPOModule(lightning.LightningModule):
             "perf/tokens_per_s": rollout.stats["tokens_per_s"],
         })
         metrics = self.reduce_across_ranks(metrics, summed={"groups/count"})
-        self.log_dict(metrics, on_step=True, prog_bar=False, batch_size=len(samples))
-        self.log("reward", metrics["reward/mean"], prog_bar=True, on_step=True, batch_size=len(samples))
+        # Lightning's logging costs milliseconds per step: pay it only when someone reads it
+        # (a logger, a progress bar). history.jsonl below always has every metric.
+        if self.logger is not None:
+            self.log_dict(metrics, on_step=True, prog_bar=False, batch_size=len(samples))
+        if s.progress_bar:
+            self.log("reward", metrics["reward/mean"], prog_bar=True, on_step=True, logger=False, batch_size=len(samples))
         self.history.append({"step": batch_idx + 1, **{k: float(v) for k, v in metrics.items()}})
         if s.log_completions_every and batch_idx % s.log_completions_every == 0 and self.global_rank == 0:
             self.log_completions(batch_idx, samples, rollout, scores, advantages)

@@ -52,6 +52,11 @@ def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor
     return weight * torch.rms_norm(x.float(), weight.shape, None, eps).to(x.dtype)
 
 
+def _mm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight (+ bias)`` for a folded (in, out) weight."""
+    return torch.mm(x, weight) if bias is None else torch.addmm(bias, x, weight)
+
+
 def _activation(module_act):
     """The activation as a bare function: SiLU (DeepSeek's) skips the module call."""
     return torch._C._nn.silu if type(module_act).__name__ == "SiLUActivation" else module_act
@@ -62,38 +67,49 @@ def _interleave_order(dim: int) -> torch.Tensor:
     return torch.cat([torch.arange(0, dim, 2), torch.arange(1, dim, 2)])
 
 
+def _t(weight: torch.Tensor) -> torch.Tensor:
+    """A weight as a contiguous (in, out) matrix: ``x @ _t(W)`` is ``F.linear(x, W)`` in one op."""
+    return weight.t().contiguous()
+
+
 @dataclass
 class _Attention:
-    """One layer's attention, folded: see the module docstring."""
+    """One layer's attention, folded: see the module docstring. Matrices are stored (in, out)."""
 
     norm: torch.Tensor  # input_layernorm weight
     eps: float
-    q_a: torch.Tensor | None  # q_lora models: (q_lora, hidden) and its norm
-    q_a_bias: torch.Tensor | None
-    q_a_norm: torch.Tensor | None
-    q_a_eps: float
     project: torch.Tensor  # hidden -> [head_0 (rank | rope), ..., head_n-1, new token (latent | rope)]
     project_bias: torch.Tensor | None
-    from_q_lora: torch.Tensor | None  # q_lora models: q_lora -> [head_0 (rank | rope), ...]
     latent_norm: torch.Tensor  # kv_a_layernorm weight
     latent_eps: float
-    out: torch.Tensor  # (hidden, heads * rank): W_uv folded into o_proj
+    out: torch.Tensor  # (heads * rank, hidden): W_uv folded into o_proj
     out_bias: torch.Tensor | None
+    q_a: torch.Tensor | None = None  # q_lora models: hidden -> q_lora, its norm, then q_lora -> the query heads
+    q_a_bias: torch.Tensor | None = None
+    q_a_norm: torch.Tensor | None = None
+    q_a_eps: float = 0.0
+    from_q_lora: torch.Tensor | None = None
 
 
 @dataclass
 class _FeedForward:
-    """A dense MLP, or a MoE folded into two matmuls (``experts`` routed experts, then shared ones)."""
+    """A dense MLP, or a MoE folded into two matmuls. Matrices are stored (in, out).
+
+    MoE ``up`` columns: [router logits (when fused) | gates of experts 0..E-1, shared... |
+    ups in the same order]; ``down`` rows follow the same expert order.
+    """
 
     norm: torch.Tensor  # post_attention_layernorm weight
     eps: float
-    up: torch.Tensor  # dense: [gate | up]; MoE: [router | expert_0 (gate | up) | ... | shared ...]
-    down: torch.Tensor  # (hidden, width) applied to the (weighted) activations
+    up: torch.Tensor | None
+    down: torch.Tensor | None
     act: object
     width: int  # intermediate width of one expert (or of the dense MLP)
     moe: object | None = None  # the DeepseekV3MoE module, for routing settings and the large-expert path
     experts: int = 0
     shared: int = 0
+    router_fused: bool = False  # router logits come out of ``up`` (float32 models)
+    score_bias: torch.Tensor | None = None  # e_score_correction_bias, None when all zero
     mixing: torch.Tensor | None = None  # (1, experts + shared): 0 for routed experts, 1 for shared ones
 
 
@@ -135,6 +151,7 @@ class DeepseekV3Decoder:
         self.nope_dim, self.v_dim = cfg.qk_nope_head_dim, cfg.v_head_dim
         self.interleaved = bool(getattr(cfg, "rope_interleave", False))
         self.layers = [(self._fold_attention(layer), self._fold_feed_forward(layer)) for layer in model.model.layers]
+        self.lm_head, self.lm_head_bias = _t(model.lm_head.weight), model.lm_head.bias
 
     # ----- folding the weights (once per batch) --------------------------------------------
 
@@ -155,50 +172,53 @@ class DeepseekV3Decoder:
         new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
         kv_bias = attn.kv_a_proj_with_mqa.bias
         new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
-        lora = attn.q_lora_rank is not None
-        if lora:
-            project = new_token
-            project_bias = new_token_bias
-            from_q_lora = query_rows(attn.q_b_proj.weight)
-        else:
-            project = torch.cat([query_rows(attn.q_proj.weight), new_token])
-            project_bias = None if new_token_bias is None else torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
-            from_q_lora = None
         # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
         w_o = attn.o_proj.weight.view(-1, heads, self.v_dim).transpose(0, 1)  # (heads, hidden, v)
         out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank)
-        return _Attention(
+        folded = _Attention(
             norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
-            q_a=attn.q_a_proj.weight if lora else None, q_a_bias=attn.q_a_proj.bias if lora else None,
-            q_a_norm=attn.q_a_layernorm.weight if lora else None, q_a_eps=attn.q_a_layernorm.variance_epsilon if lora else 0.0,
-            project=project, project_bias=project_bias, from_q_lora=from_q_lora,
+            project=_t(new_token), project_bias=new_token_bias,
             latent_norm=attn.kv_a_layernorm.weight, latent_eps=attn.kv_a_layernorm.variance_epsilon,
-            out=out, out_bias=attn.o_proj.bias,
+            out=_t(out), out_bias=attn.o_proj.bias,
         )
+        if attn.q_lora_rank is None:
+            folded.project = _t(torch.cat([query_rows(attn.q_proj.weight), new_token]))
+            if new_token_bias is not None:
+                folded.project_bias = torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
+        else:
+            folded.q_a, folded.q_a_bias = _t(attn.q_a_proj.weight), attn.q_a_proj.bias
+            folded.q_a_norm, folded.q_a_eps = attn.q_a_layernorm.weight, attn.q_a_layernorm.variance_epsilon
+            folded.from_q_lora = _t(query_rows(attn.q_b_proj.weight))
+        return folded
 
     @staticmethod
     def _fold_feed_forward(layer) -> _FeedForward:
         mlp, norm = layer.mlp, layer.post_attention_layernorm
         if not hasattr(mlp, "experts"):
             return _FeedForward(
-                norm=norm.weight, eps=norm.variance_epsilon, up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-                down=mlp.down_proj.weight, act=_activation(mlp.act_fn), width=mlp.gate_proj.weight.shape[0],
+                norm=norm.weight, eps=norm.variance_epsilon, up=_t(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
+                down=_t(mlp.down_proj.weight), act=_activation(mlp.act_fn), width=mlp.gate_proj.weight.shape[0],
             )
-        experts, shared = mlp.experts, mlp.shared_experts
+        experts, shared, gate = mlp.experts, mlp.shared_experts, mlp.gate
         count, width, hidden = experts.gate_up_proj.shape[0], experts.gate_up_proj.shape[1] // 2, experts.gate_up_proj.shape[2]
+        score_bias = gate.e_score_correction_bias if bool(gate.e_score_correction_bias.any()) else None
+        folded = _FeedForward(
+            norm=norm.weight, eps=norm.variance_epsilon, up=None, down=None, act=_activation(experts.act_fn),
+            width=width, moe=mlp, experts=count, score_bias=score_bias,
+        )
         if count * 3 * width * hidden > DENSE_EXPERTS_MAX_MACS or shared.gate_proj.weight.shape[0] % width:
-            return _FeedForward(norm=norm.weight, eps=norm.variance_epsilon, up=None, down=None, act=experts.act_fn, width=width, moe=mlp)
+            return folded  # large experts: looped over, in place
         # Shared experts of total width S*width behave as S more experts with routing weight 1.
         n_shared = shared.gate_proj.weight.shape[0] // width
-        shared_gate_up = torch.cat([shared.gate_proj.weight.view(n_shared, width, hidden), shared.up_proj.weight.view(n_shared, width, hidden)], dim=1)
-        gate_up = torch.cat([experts.gate_up_proj, shared_gate_up])  # (E + S, 2 width, hidden)
-        router = mlp.gate.weight.to(gate_up.dtype)
-        down = torch.cat([experts.down_proj.permute(1, 0, 2).reshape(hidden, count * width), shared.down_proj.weight], dim=1)
-        return _FeedForward(
-            norm=norm.weight, eps=norm.variance_epsilon, up=torch.cat([router, gate_up.reshape(-1, hidden)]), down=down,
-            act=_activation(experts.act_fn), width=width, moe=mlp, experts=count, shared=n_shared,
-            mixing=torch.cat([gate_up.new_zeros(1, count), gate_up.new_ones(1, n_shared)], dim=1),
-        )
+        gates = torch.cat([experts.gate_up_proj[:, :width].reshape(count * width, hidden), shared.gate_proj.weight])
+        ups = torch.cat([experts.gate_up_proj[:, width:].reshape(count * width, hidden), shared.up_proj.weight])
+        folded.router_fused = gate.weight.dtype == torch.float32 == gates.dtype
+        rows = [gate.weight, gates, ups] if folded.router_fused else [gates, ups]
+        folded.up = _t(torch.cat(rows))
+        folded.down = torch.cat([experts.down_proj.transpose(1, 2).reshape(count * width, hidden), _t(shared.down_proj.weight)])
+        folded.shared = n_shared
+        folded.mixing = torch.cat([gates.new_zeros(1, count), gates.new_ones(1, n_shared)], dim=1)
+        return folded
 
     # ----- the Decoder protocol ---------------------------------------------------------
 
@@ -239,11 +259,11 @@ class DeepseekV3Decoder:
             cos, sin = self._signed(*model.rotary_emb(x, self.position[:, None]))
         slot = self.length
         for cache, (attention, feed_forward) in zip(self.caches, self.layers):
-            x = x + self._attention(attention, x, cos, sin, cache, slot)
-            x = x + self._feed_forward(feed_forward, x)
+            x = self._attention(attention, x, cos, sin, cache, slot)
+            x = self._feed_forward(feed_forward, x)
         self.length += 1
         self.position = self.position + 1
-        return F.linear(_rms_norm(x, model.norm.weight, model.norm.variance_epsilon), self.model.lm_head.weight, self.model.lm_head.bias)
+        return _mm(_rms_norm(x, model.norm.weight, model.norm.variance_epsilon), self.lm_head, self.lm_head_bias)
 
     # ----- rotary tables --------------------------------------------------------------------
 
@@ -268,17 +288,19 @@ class DeepseekV3Decoder:
     # ----- one layer ----------------------------------------------------------------------
 
     def _attention(self, a: _Attention, x, cos, sin, cache, slot):
+        """x + attention(x) for one new token per row, writing its cache entry at ``slot``."""
         rows, heads, rank = x.shape[0], self.heads, self.rank
         h = _rms_norm(x, a.norm, a.eps)
         if a.from_q_lora is None:
-            y = F.linear(h, a.project, a.project_bias).view(rows, heads + 1, rank + self.rope_dim)
+            y = _mm(h, a.project, a.project_bias).view(rows, heads + 1, rank + self.rope_dim)
         else:
-            q_lora = _rms_norm(F.linear(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
-            y = torch.cat([F.linear(q_lora, a.from_q_lora), F.linear(h, a.project, a.project_bias)], dim=-1)
+            q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
+            y = torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
             y = y.view(rows, heads + 1, rank + self.rope_dim)
         # Rotary embedding of every head's query and of the new key, in place.
         rotary = y[..., rank:]
-        rotary.copy_(rotary * cos + rotary.roll(self.rope_dim // 2, dims=-1) * sin)
+        rolled = rotary.roll(self.rope_dim // 2, dims=-1)
+        rotary.mul_(cos).addcmul_(rolled, sin)
         # The new token's cache entry: normalised latent | rotated key.
         new = y[:, heads]
         latent = new[:, :rank]
@@ -287,37 +309,43 @@ class DeepseekV3Decoder:
         keys = cache[:, : slot + 1]  # (rows, T, rank + rope)
         scores = torch.baddbmm(self.bias[..., : slot + 1], y[:, :heads], keys.transpose(1, 2))  # scale folded in
         weights = torch.softmax(scores, dim=-1) if scores.dtype == torch.float32 else torch.softmax(scores, -1, dtype=torch.float32).to(x.dtype)
-        context = torch.bmm(weights, keys[..., :rank])  # (rows, heads, rank)
-        return F.linear(context.view(rows, heads * rank), a.out, a.out_bias)
+        context = torch.bmm(weights, keys[..., :rank]).view(rows, heads * rank)
+        if a.out_bias is not None:
+            x = x + a.out_bias
+        return torch.addmm(x, context, a.out)
 
     def _feed_forward(self, f: _FeedForward, x):
+        """x + MLP(x), or x + MoE(x)."""
         h = _rms_norm(x, f.norm, f.eps)
         width = f.width
         if f.moe is None:
-            gate_up = F.linear(h, f.up)
-            return F.linear(f.act(gate_up[:, :width]) * gate_up[:, width:], f.down)
+            gate_up = torch.mm(h, f.up)
+            return torch.addmm(x, f.act(gate_up[:, :width]) * gate_up[:, width:], f.down)
         if f.up is None:
-            weights, experts = self._route(f.moe.gate, h)
-            return self._loop_experts(f.moe.experts, h, weights, experts) + f.moe.shared_experts(h)
-        rows, count = h.shape[0], f.experts
-        projected = F.linear(h, f.up)
-        weights, experts = self._route(f.moe.gate, h, logits=projected[:, :count])
-        gate_up = projected[:, count:].view(rows, count + f.shared, 2 * width)
-        activated = f.act(gate_up[..., :width]) * gate_up[..., width:]
+            weights, experts = self._route(f, h)
+            return x + self._loop_experts(f.moe.experts, h, weights, experts) + f.moe.shared_experts(h)
+        rows, count, total = h.shape[0], f.experts, f.experts + f.shared
+        projected = torch.mm(h, f.up)
+        first = count if f.router_fused else 0
+        weights, experts = self._route(f, h, logits=projected[:, :count] if f.router_fused else None)
+        n = total * width
+        activated = f.act(projected[:, first : first + n]) * projected[:, first + n :]  # (rows, experts * width)
         # Routing weight per expert: 0 if not chosen, 1 for shared experts.
         mixing = f.mixing.repeat(rows, 1).scatter_(1, experts, weights if weights.dtype == h.dtype else weights.to(h.dtype))
-        return F.linear((activated * mixing.unsqueeze(-1)).view(rows, -1), f.down)
+        return torch.addmm(x, (activated.view(rows, total, width) * mixing.unsqueeze(-1)).view(rows, n), f.down)
 
     @staticmethod
-    def _route(gate, h, logits=None):
+    def _route(f: _FeedForward, h, logits=None):
         """Top-k experts and their weights per row, as DeepseekV3TopkRouter computes them."""
+        gate = f.moe.gate
         if gate.num_group > 1 and gate.topk_group < gate.num_group:
             _, weights, experts = gate(h)  # group-limited routing: the module's own code
             return weights, experts
-        if logits is None or logits.dtype != torch.float32:
+        if logits is None:
             logits = F.linear(h.float(), gate.weight.float())
         scores = torch.sigmoid(logits)
-        experts = torch.topk(scores + gate.e_score_correction_bias, k=gate.top_k, dim=-1, sorted=False)[1]
+        choice = scores if f.score_bias is None else scores + f.score_bias
+        experts = torch.topk(choice, k=gate.top_k, dim=-1, sorted=False)[1]
         weights = scores.gather(1, experts)
         if gate.norm_topk_prob:
             weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
