@@ -44,6 +44,10 @@ from r1.samplers.decoding import prefill_with_cache
 # DeepSeek-V3 layer is 256 x 3 x 2048 x 7168 = 11 G, far above).
 DENSE_EXPERTS_MAX_MACS = 8_000_000
 
+# Prompt batches up to this many tokens (rows x padded length) are prefilled by the folded
+# layers; longer ones by the model's own forward, whose fixed overhead no longer matters.
+FUSED_PREFILL_MAX_TOKENS = 256
+
 
 def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """transformers' DeepseekV3RMSNorm: normalise in float32, scale in the input dtype."""
@@ -68,8 +72,8 @@ def _interleave_order(dim: int) -> torch.Tensor:
 
 
 def _t(weight: torch.Tensor) -> torch.Tensor:
-    """A weight as a contiguous (in, out) matrix: ``x @ _t(W)`` is ``F.linear(x, W)`` in one op."""
-    return weight.t().contiguous()
+    """A weight as an (in, out) view, no copy: ``torch.mm(x, _t(W))`` is ``F.linear(x, W)`` in one op."""
+    return weight.t()
 
 
 @dataclass
@@ -209,40 +213,109 @@ class DeepseekV3Decoder:
         if count * 3 * width * hidden > DENSE_EXPERTS_MAX_MACS or shared.gate_proj.weight.shape[0] % width:
             return folded  # large experts: looped over, in place
         # Shared experts of total width S*width behave as S more experts with routing weight 1.
+        # Both matrices are built (out, in) in one buffer each, one strided copy per piece.
         n_shared = shared.gate_proj.weight.shape[0] // width
-        gates = torch.cat([experts.gate_up_proj[:, :width].reshape(count * width, hidden), shared.gate_proj.weight])
-        ups = torch.cat([experts.gate_up_proj[:, width:].reshape(count * width, hidden), shared.up_proj.weight])
-        folded.router_fused = gate.weight.dtype == torch.float32 == gates.dtype
-        rows = [gate.weight, gates, ups] if folded.router_fused else [gates, ups]
-        folded.up = _t(torch.cat(rows))
-        folded.down = torch.cat([experts.down_proj.transpose(1, 2).reshape(count * width, hidden), _t(shared.down_proj.weight)])
+        folded.router_fused = gate.weight.dtype == torch.float32 == experts.gate_up_proj.dtype
+        first = count if folded.router_fused else 0
+        n = (count + n_shared) * width
+        up = experts.gate_up_proj.new_empty(first + 2 * n, hidden)
+        if folded.router_fused:
+            up[:count] = gate.weight
+        up[first : first + count * width].view(count, width, hidden).copy_(experts.gate_up_proj[:, :width])
+        up[first + count * width : first + n] = shared.gate_proj.weight
+        up[first + n : first + n + count * width].view(count, width, hidden).copy_(experts.gate_up_proj[:, width:])
+        up[first + n + count * width :] = shared.up_proj.weight
+        down = experts.down_proj.new_empty(hidden, n)
+        down[:, : count * width].view(hidden, count, width).copy_(experts.down_proj.transpose(0, 1))
+        down[:, count * width :] = shared.down_proj.weight
+        folded.up, folded.down = _t(up), _t(down)
         folded.shared = n_shared
-        folded.mixing = torch.cat([gates.new_zeros(1, count), gates.new_ones(1, n_shared)], dim=1)
+        folded.mixing = torch.cat([up.new_zeros(1, count), up.new_ones(1, n_shared)], dim=1)
         return folded
 
     # ----- the Decoder protocol ---------------------------------------------------------
 
     @torch.no_grad()
     def prefill(self, input_ids, attention_mask, num_samples, max_new_tokens):
-        logits, cache = prefill_with_cache(self.model, input_ids, attention_mask)
         rows, prompt_len = input_ids.shape
         total = prompt_len + max_new_tokens
         like = self.model.lm_head.weight
-        # Per layer, one buffer for the whole generation: (rows, positions, latent | rotary key).
-        self.caches = []
-        for layer in cache.layers:
-            buffer = like.new_zeros(rows * num_samples, total, self.rank + self.rope_dim)
-            latent = torch.cat([layer.keys[:, 0], layer.values[:, 0]], dim=-1)  # (rows, P, width)
-            buffer[:, :prompt_len] = latent.repeat_interleave(num_samples, dim=0)
-            self.caches.append(buffer)
+        self.position = attention_mask.sum(dim=1)  # the next token's position id (padding does not count)
+        self.rope_table = self._rope_table(int(self.position.max()) + max_new_tokens, like)
+        small = rows * prompt_len <= FUSED_PREFILL_MAX_TOKENS and all(f.up is not None for _, f in self.layers)
+        if small and self.rope_table is not None:
+            logits, caches = self._prefill_fused(input_ids, attention_mask, total)
+        else:
+            logits, caches = self._prefill_with_forward(input_ids, attention_mask, total)
+        self.caches = [cache.repeat_interleave(num_samples, dim=0) for cache in caches] if num_samples > 1 else caches
         mask = attention_mask.repeat_interleave(num_samples, dim=0)
         # Additive attention bias: -inf on left padding, 0 on every real or generated token.
         self.bias = like.new_zeros(mask.shape[0], 1, total)
         self.bias[:, 0, :prompt_len].masked_fill_(mask == 0, float("-inf"))
-        self.position = mask.sum(dim=1)  # the next token's position id (padding does not count)
+        self.position = mask.sum(dim=1)
         self.length = prompt_len  # slots filled so far, the same for every row
-        self.rope_table = self._rope_table(int(self.position.max()) + max_new_tokens, like)
         return logits.repeat_interleave(num_samples, dim=0) if num_samples > 1 else logits
+
+    def _prefill_with_forward(self, input_ids, attention_mask, total):
+        """The model's own forward; its latent cache copied into the buffers."""
+        logits, cache = prefill_with_cache(self.model, input_ids, attention_mask)
+        caches = []
+        for layer in cache.layers:
+            buffer = logits.new_zeros(input_ids.shape[0], total, self.rank + self.rope_dim)
+            buffer[:, : input_ids.shape[1]] = torch.cat([layer.keys[:, 0], layer.values[:, 0]], dim=-1)
+            caches.append(buffer)
+        return logits, caches
+
+    def _prefill_fused(self, input_ids, attention_mask, total):
+        """Short prompt batches: the same folded layers over every prompt token at once.
+
+        The model's forward costs milliseconds of fixed overhead; a GRPO step's prompts
+        (a few rows of a few tokens) need a fraction of that.
+        """
+        rows, length = input_ids.shape
+        model = self.model.model
+        positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        cos_sin = self.rope_table[positions]  # (rows, T, 2, 1, rope_dim)
+        cos, sin = cos_sin[:, :, 0], cos_sin[:, :, 1]
+        # Causal attention to real tokens; a padding position also sees itself, so that no
+        # softmax row is empty (its output is never read: padding is masked as a key later).
+        causal = torch.ones(length, length, dtype=torch.bool, device=input_ids.device).tril()
+        allowed = causal & (attention_mask[:, None, :].bool() | torch.eye(length, dtype=torch.bool, device=input_ids.device))
+        bias = torch.zeros(allowed.shape, dtype=self.lm_head.dtype, device=input_ids.device).masked_fill_(~allowed, float("-inf"))[:, None]
+        x = torch.embedding(model.embed_tokens.weight, input_ids).view(rows * length, -1)
+        caches = []
+        for attention, feed_forward in self.layers:
+            cache = x.new_zeros(rows, total, self.rank + self.rope_dim)
+            x = self._prompt_attention(attention, x, cos, sin, cache, bias, rows, length)
+            x = self._feed_forward(feed_forward, x)
+            caches.append(cache)
+        last = x.view(rows, length, -1)[:, -1]
+        return _mm(_rms_norm(last, model.norm.weight, model.norm.variance_epsilon), self.lm_head, self.lm_head_bias), caches
+
+    def _prompt_attention(self, a: _Attention, x, cos, sin, cache, bias, rows, length):
+        """x + attention(x) over whole prompts, filling the cache's first ``length`` slots."""
+        heads, rank, width = self.heads, self.rank, self.rank + self.rope_dim
+        h = _rms_norm(x, a.norm, a.eps)
+        if a.from_q_lora is None:
+            y = _mm(h, a.project, a.project_bias)
+        else:
+            q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
+            y = torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
+        y = y.view(rows, length, heads + 1, width)
+        rotary = y[..., rank:]
+        rolled = rotary.roll(self.rope_dim // 2, dims=-1)
+        rotary.mul_(cos).addcmul_(rolled, sin)
+        new = y[:, :, heads]
+        latent = new[..., :rank]
+        latent.copy_(_rms_norm(latent, a.latent_norm, a.latent_eps))
+        cache[:, :length] = new
+        keys = cache[:, None, :length]  # (rows, 1, T, width)
+        scores = torch.matmul(y[:, :, :heads].transpose(1, 2), keys.transpose(-1, -2)) + bias  # (rows, heads, T, T)
+        weights = torch.softmax(scores, dim=-1) if scores.dtype == torch.float32 else torch.softmax(scores, -1, dtype=torch.float32).to(x.dtype)
+        context = torch.matmul(weights, keys[..., :rank]).transpose(1, 2).reshape(rows * length, heads * rank)
+        if a.out_bias is not None:
+            x = x + a.out_bias
+        return torch.addmm(x, context, a.out)
 
     def keep(self, rows):
         self.caches = [cache[rows] for cache in self.caches]

@@ -1,4 +1,4 @@
-"""The fast DeepSeek-V3 decode step computes what the model's own forward computes.
+"""The fused DeepSeek-V3 prefill and decode step compute what the model's own forward computes.
 
 Each variant of the architecture the fast path folds differently (rotary layout,
 query LoRA, biases, routing options, shared-expert count, the large-expert loop)
@@ -121,3 +121,8 @@ def test_decoder_sees_weights_changed_between_batches():
     reference.prefill(ids, mask, 1, 2)
     torch.testing.assert_close(new_step, reference.step(tokens), atol=1e-4, rtol=1e-4)
     assert not torch.allclose(new_step, old_step, atol=1e-3)
+
+
+def test_long_prompt_batches_prefill_through_the_model_forward_and_still_match(monkeypatch):
+    monkeypatch.setattr(deepseek_v3, "FUSED_PREFILL_MAX_TOKENS", 0)
+    assert_same_logits(deepseek(q_lora_rank=24))
