@@ -181,10 +181,9 @@ class HFSampler:
                 break
             logits = decoder.step(tokens)
         lengths = torch.where(stopped, lengths, steps)  # a row that never stopped generated at every step
-        tokens_out, logprobs_out = tokens_out.T, logprobs_out.T
 
         width = int(lengths.max().item()) if rows else 0
-        completion_ids = tokens_out[:, :width]
+        completion_ids = tokens_out[:width].T.contiguous()  # back to (rows, width)
         completion_mask = (torch.arange(width, device=device)[None, :] < lengths[:, None]).long()
         texts = tokenizer.batch_decode(completion_ids.masked_fill(completion_mask == 0, pad_id), skip_special_tokens=True)
         model.train(was_training)
@@ -197,7 +196,7 @@ class HFSampler:
             texts=texts,
             truncated=~stopped,
             num_samples=num_samples,
-            logprobs=logprobs_out[:, :width] * completion_mask if return_logprobs else None,
+            logprobs=logprobs_out[:width].T * completion_mask if return_logprobs else None,
             stats={"generate_s": seconds, "generated_tokens": float(generated_tokens), "tokens_per_s": generated_tokens / max(seconds, 1e-9)},
         )
 
