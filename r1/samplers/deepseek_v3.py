@@ -163,24 +163,27 @@ class DeepseekV3Decoder:
 
     def _fold_attention(self, layer) -> _Attention:
         attn, heads, rank, rope, nope = layer.self_attn, self.heads, self.rank, self.rope_dim, self.nope_dim
-        order = _interleave_order(rope) if self.interleaved else torch.arange(rope)
-        w_kv = attn.kv_b_proj.weight.view(heads, nope + self.v_dim, rank)
+        device = attn.kv_b_proj.weight.device
+        order = (_interleave_order(rope) if self.interleaved else torch.arange(rope)).to(device)
+        # Products of weights are formed in float32 and rounded once to the model's dtype.
+        dtype = attn.kv_b_proj.weight.dtype
+        w_kv = attn.kv_b_proj.weight.float().view(heads, nope + self.v_dim, rank)
         w_uk, w_uv = w_kv[:, :nope], w_kv[:, nope:]  # (heads, nope, rank), (heads, v, rank)
 
         def query_rows(w_q: torch.Tensor) -> torch.Tensor:
             """(heads * (nope + rope), in) -> (heads * (rank + rope), in): absorb W_uk, scale, reorder rope."""
-            w_q = w_q.view(heads, nope + rope, -1)
+            w_q = w_q.float().view(heads, nope + rope, -1)
             latent = torch.bmm(w_uk.transpose(1, 2), w_q[:, :nope])  # (heads, rank, in)
             rotary = w_q[:, nope:][:, order]
-            return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1)
+            return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1).to(dtype)
 
         w_kv_a = attn.kv_a_proj_with_mqa.weight  # (rank + rope, hidden): [latent | rotary key]
         new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
         kv_bias = attn.kv_a_proj_with_mqa.bias
         new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
         # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
-        w_o = attn.o_proj.weight.view(-1, heads, self.v_dim).transpose(0, 1)  # (heads, hidden, v)
-        out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank)
+        w_o = attn.o_proj.weight.float().view(-1, heads, self.v_dim).transpose(0, 1)  # (heads, hidden, v)
+        out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank).to(dtype)
         folded = _Attention(
             norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
             project=_t(new_token), project_bias=new_token_bias,
