@@ -158,6 +158,8 @@ class Registry:
             return factory(**options)
         except TypeError as error:
             raise PluginError(f"{kind} '{name}' rejected its options {sorted(options)}: {error}") from error
+        except ValueError as error:  # an option's value (a plugin's own check), not r1's config check
+            raise PluginError(f"{kind} '{name}': {error}") from error
 
     def config_dirs(self) -> list[str]:
         return [d for d in self.pm.hook.r1_config_dir() if d]

@@ -70,6 +70,9 @@ def test_unknown_names_list_the_choices():
         registry.build("reward", {"weights": {}})
     with pytest.raises(PluginError, match="rejected its options"):
         registry.build("task", {"name": "arithmetic", "no_such_option": 1})
+    # a value the plugin itself refuses (ValueError in its constructor) names the plugin too
+    with pytest.raises(PluginError, match=r"reward 'language': unknown language 'xx'"):
+        registry.build("reward", {"name": "language", "language": "xx"})
 
 
 def test_autoload_can_be_switched_off(monkeypatch):
