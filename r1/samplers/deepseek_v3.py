@@ -245,8 +245,8 @@ class DeepseekV3Decoder:
         rows, prompt_len = input_ids.shape
         total = prompt_len + max_new_tokens
         like = self.model.lm_head.weight
-        self.position = attention_mask.sum(dim=1)  # the next token's position id (padding does not count)
-        self.rope_table = self._rope_table(int(self.position.max()) + max_new_tokens, like)
+        position = attention_mask.sum(dim=1)  # the next token's position id (padding does not count)
+        self.rope_table = self._rope_table(int(position.max()) + max_new_tokens, like)
         small = rows * prompt_len <= FUSED_PREFILL_MAX_TOKENS and all(f.up is not None for _, f in self.layers)
         if small and self.rope_table is not None:
             logits, caches = self._prefill_fused(input_ids, attention_mask, total)
@@ -257,9 +257,13 @@ class DeepseekV3Decoder:
         # Additive attention bias: -inf on left padding, 0 on every real or generated token.
         self.bias = like.new_zeros(mask.shape[0], 1, total)
         self.bias[:, 0, :prompt_len].masked_fill_(mask == 0, float("-inf"))
-        self.position = mask.sum(dim=1)
+        self.position = position.repeat_interleave(num_samples, dim=0)
         self.length = prompt_len  # slots filled so far, the same for every row
         return logits.repeat_interleave(num_samples, dim=0) if num_samples > 1 else logits
+
+    def keep(self, rows):
+        self.caches = [cache[rows] for cache in self.caches]
+        self.bias, self.position = self.bias[rows], self.position[rows]
 
     def _prefill_with_forward(self, input_ids, attention_mask, total):
         """The model's own forward; its latent cache copied into the buffers."""
@@ -299,32 +303,14 @@ class DeepseekV3Decoder:
 
     def _prompt_attention(self, a: _Attention, x, cos, sin, cache, bias, rows, length):
         """x + attention(x) over whole prompts, filling the cache's first ``length`` slots."""
-        heads, rank, width = self.heads, self.rank, self.rank + self.rope_dim
-        h = _rms_norm(x, a.norm, a.eps)
-        if a.from_q_lora is None:
-            y = _mm(h, a.project, a.project_bias)
-        else:
-            q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
-            y = torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
-        y = y.view(rows, length, heads + 1, width)
-        rotary = y[..., rank:]
-        rolled = rotary.roll(self.rope_dim // 2, dims=-1)
-        rotary.mul_(cos).addcmul_(rolled, sin)
-        new = y[:, :, heads]
-        latent = new[..., :rank]
-        latent.copy_(_rms_norm(latent, a.latent_norm, a.latent_eps))
+        heads, rank = self.heads, self.rank
+        y, new = self._project(a, x, cos, sin, (rows, length))
         cache[:, :length] = new
         keys = cache[:, None, :length]  # (rows, 1, T, width)
         scores = torch.matmul(y[:, :, :heads].transpose(1, 2), keys.transpose(-1, -2)) + bias  # (rows, heads, T, T)
         weights = torch.softmax(scores, dim=-1) if scores.dtype == torch.float32 else torch.softmax(scores, -1, dtype=torch.float32).to(x.dtype)
         context = torch.matmul(weights, keys[..., :rank]).transpose(1, 2).reshape(rows * length, heads * rank)
-        if a.out_bias is not None:
-            x = x + a.out_bias
-        return torch.addmm(x, context, a.out)
-
-    def keep(self, rows):
-        self.caches = [cache[rows] for cache in self.caches]
-        self.bias, self.position = self.bias[rows], self.position[rows]
+        return self._output(a, x, context)
 
     @torch.no_grad()
     def step(self, tokens):
@@ -365,32 +351,45 @@ class DeepseekV3Decoder:
 
     # ----- one layer ----------------------------------------------------------------------
 
-    def _attention(self, a: _Attention, x, cos, sin, cache, slot):
-        """x + attention(x) for one new token per row, writing its cache entry at ``slot``."""
-        rows, heads, rank = x.shape[0], self.heads, self.rank
+    def _project(self, a: _Attention, x, cos, sin, lead: tuple[int, ...]):
+        """Every head's latent query and each token's cache entry, from one matmul.
+
+        Returns ``y`` of shape ``(*lead, heads + 1, rank + rope)`` (rows ``0..heads-1``: the
+        queries; row ``heads``: the token's entry) and a view of that entry. Rotary
+        embedding and the latent's norm are applied in place.
+        """
         h = _rms_norm(x, a.norm, a.eps)
         if a.from_q_lora is None:
-            y = _mm(h, a.project, a.project_bias).view(rows, heads + 1, rank + self.rope_dim)
+            y = _mm(h, a.project, a.project_bias)
         else:
             q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
             y = torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
-            y = y.view(rows, heads + 1, rank + self.rope_dim)
-        # Rotary embedding of every head's query and of the new key, in place.
-        rotary = y[..., rank:]
+        y = y.view(*lead, self.heads + 1, self.rank + self.rope_dim)
+        rotary = y[..., self.rank :]
         rolled = rotary.roll(self.rope_dim // 2, dims=-1)
         rotary.mul_(cos).addcmul_(rolled, sin)
-        # The new token's cache entry: normalised latent | rotated key.
-        new = y[:, heads]
-        latent = new[:, :rank]
+        new = y[..., self.heads, :]  # normalised latent | rotated key
+        latent = new[..., : self.rank]
         latent.copy_(_rms_norm(latent, a.latent_norm, a.latent_eps))
+        return y, new
+
+    @staticmethod
+    def _output(a: _Attention, x, context):
+        """x + the output projection (W_uv folded in) of the per-head latent contexts."""
+        if a.out_bias is not None:
+            x = x + a.out_bias
+        return torch.addmm(x, context, a.out)
+
+    def _attention(self, a: _Attention, x, cos, sin, cache, slot):
+        """x + attention(x) for one new token per row, writing its cache entry at ``slot``."""
+        rows, heads, rank = x.shape[0], self.heads, self.rank
+        y, new = self._project(a, x, cos, sin, (rows,))
         cache[:, slot] = new
         keys = cache[:, : slot + 1]  # (rows, T, rank + rope)
         scores = torch.baddbmm(self.bias[..., : slot + 1], y[:, :heads], keys.transpose(1, 2))  # scale folded in
         weights = torch.softmax(scores, dim=-1) if scores.dtype == torch.float32 else torch.softmax(scores, -1, dtype=torch.float32).to(x.dtype)
         context = torch.bmm(weights, keys[..., :rank]).view(rows, heads * rank)
-        if a.out_bias is not None:
-            x = x + a.out_bias
-        return torch.addmm(x, context, a.out)
+        return self._output(a, x, context)
 
     def _feed_forward(self, f: _FeedForward, x):
         """x + MLP(x), or x + MoE(x)."""
