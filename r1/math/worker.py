@@ -102,7 +102,7 @@ class SympyWorker:
         with self._lock:
             if wait:
                 self._ensure_started()
-            elif self._proc is None or self._proc.poll() is not None:
+            elif not self._running():
                 self._kill()
                 self._spawn_quietly()
 
@@ -113,7 +113,7 @@ class SympyWorker:
 
     def _ensure_started(self) -> None:
         """Make sure a worker is running and has said it is ready."""
-        if self._proc is None or self._proc.poll() is not None:
+        if not self._running():
             self._kill()
             self._spawn()
         if self._ready:
@@ -126,6 +126,9 @@ class SympyWorker:
             self._kill()
             raise WorkerError("sympy worker did not start")
         self._ready = True
+
+    def _running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def _spawn(self) -> None:
         """Start a worker process and its reader thread, without waiting for it to be ready."""
