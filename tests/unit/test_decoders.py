@@ -106,10 +106,8 @@ def test_decoder_sees_weights_changed_between_batches():
     """Weights are folded per batch, so a policy update reaches the next rollout."""
     model = deepseek()
     ids, mask = prompts()
-    before = DeepseekV3Decoder(model).prefill(ids, mask, 1, 2)
-    tokens = before.argmax(-1)
     first = DeepseekV3Decoder(model)
-    first.prefill(ids, mask, 1, 2)
+    tokens = first.prefill(ids, mask, 1, 2).argmax(-1)
     old_step = first.step(tokens)
     with torch.no_grad():
         model.model.layers[1].mlp.experts.gate_up_proj.mul_(1.5)
