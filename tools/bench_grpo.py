@@ -24,16 +24,13 @@ from pathlib import Path
 
 import torch
 
+from bench_args import add_run_arguments  # tools/bench_args.py: flags shared with bench_trl_grpo.py
+
 
 def parse() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="saved HF folder or Hub id; default: the cached cold-start SFT model")
-    parser.add_argument("--group-size", type=int, default=8)
-    parser.add_argument("--prompts-per-step", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_run_arguments(parser)
     return parser.parse_known_args()
 
 

@@ -35,18 +35,15 @@ import sys
 import tempfile
 import time
 
+from bench_args import add_run_arguments  # tools/bench_args.py: flags shared with bench_grpo.py
+
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="saved HF folder (model + tokenizer with a chat template)")
-    parser.add_argument("--group-size", type=int, default=8)
-    parser.add_argument("--prompts-per-step", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_run_arguments(parser)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--beta", type=float, default=0.01)
     parser.add_argument("--temperature", type=float, default=1.0)
