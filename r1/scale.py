@@ -308,6 +308,17 @@ def fsdp_units(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if isinstance(m, wrappers[0])] if wrappers else []
 
 
+def recomputes_activations(model: nn.Module) -> bool:
+    """Whether backward re-runs some of ``model``'s layers (activation checkpointing, FSDP's or transformers')."""
+    for flag in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # transformers >= 5.x names the first
+        if hasattr(type(model), flag):
+            if getattr(model, flag):
+                return True
+            break
+    wrappers = _wrapper_classes()
+    return bool(wrappers) and any(isinstance(m, wrappers[1]) for m in model.modules())
+
+
 def is_sharded(units: Sequence[nn.Module]) -> bool:
     """Whether any unit keeps only a shard of its weights (FSDP picks NO_SHARD on one rank)."""
     from torch.distributed.fsdp import ShardingStrategy

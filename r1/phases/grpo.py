@@ -35,6 +35,7 @@ from r1.algorithms.policy_loss import grpo_loss
 from r1.data.chat import format_prompt
 from r1.errors import ConfigError
 from r1.math import warm_up as warm_up_verifier
+from r1.phases.completion_logits import can_share_prompts, completion_logits
 from r1.phases.validation import evaluate_greedy
 from r1.samplers.rollout import Rollout
 from r1.scale import clip_gradients, generation_context
@@ -62,6 +63,7 @@ class GRPOSettings:
     mask_truncated: bool = False
     drop_tied_groups: bool = False
     max_grad_norm: float | None = 1.0
+    shared_prompt: bool = True
     log_completions_every: int = 10
     progress_bar: bool = True
     seed: int = 0
@@ -255,18 +257,16 @@ class GRPOModule(lightning.LightningModule):
         mask = rollout.completion_mask.clone()
         if s.mask_truncated:
             mask[rollout.truncated] = 0
-        ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)  # (N, P+C)
-        attention = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
-        ref_logprobs = self.sequence_logprobs(self.reference, ids, attention, rollout)[0] if self.reference is not None else None
+        ref_logprobs = self.sequence_logprobs(self.reference, rollout)[0] if self.reference is not None else None
         needs_old = s.updates_per_rollout > 1 or (s.mini_batch_size and s.mini_batch_size < rows.numel())
-        old_logprobs = self.sequence_logprobs(self.policy, ids, attention, rollout)[0] if needs_old else None
+        old_logprobs = self.sequence_logprobs(self.policy, rollout)[0] if needs_old else None
         size = s.mini_batch_size or rows.numel()
         totals = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
         passes = 0
         self.policy.train()
         for _ in range(s.updates_per_rollout):
             for chunk in rows.split(size):
-                logprobs, entropy = self.sequence_logprobs(self.policy, ids[chunk], attention[chunk], rollout, grad=True)
+                logprobs, entropy = self.sequence_logprobs(self.policy, rollout, chunk, grad=True)
                 old = old_logprobs[chunk] if old_logprobs is not None else logprobs.detach()
                 ref = ref_logprobs[chunk] if ref_logprobs is not None else None
                 loss, stats = grpo_loss(
@@ -291,14 +291,22 @@ class GRPOModule(lightning.LightningModule):
         result["rows_trained"] = float(rows.numel())
         return result
 
-    def sequence_logprobs(self, model, ids: torch.Tensor, attention: torch.Tensor, rollout: Rollout, grad: bool = False):
-        """``(B, C)`` log-probs of the completion tokens (at the sampling temperature) and their entropy."""
-        prompt_width = rollout.prompt_ids.shape[1]
-        positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
+    def sequence_logprobs(self, model, rollout: Rollout, rows: torch.Tensor | None = None, grad: bool = False):
+        """``(B, C)`` log-probs of the completion tokens of ``rows`` (default: all), at the sampling temperature, and their entropy.
+
+        With ``shared_prompt`` each group's prompt runs once (r1/phases/completion_logits.py).
+        """
+        picked = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
+        completion_ids = picked(rollout.completion_ids)
+        groups = None
+        if self.settings.shared_prompt and can_share_prompts(model, grad):
+            index = torch.arange(rollout.completion_ids.shape[0], device=completion_ids.device)
+            groups = picked(index) // rollout.num_samples
         with torch.set_grad_enabled(grad):
-            logits = model(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=False).logits
-            logits = logits[:, prompt_width - 1 : -1]  # (B, C, V): position t predicts completion token t
-            logprobs = token_logprobs(logits, ids[:, prompt_width:], self.settings.temperature or 1.0)
+            logits = completion_logits(
+                model, picked(rollout.prompt_ids), picked(rollout.prompt_mask), completion_ids, picked(rollout.completion_mask), groups,
+            )
+            logprobs = token_logprobs(logits, completion_ids, self.settings.temperature or 1.0)
         with torch.no_grad():
             entropy = token_entropy(logits.detach()) if grad else torch.zeros_like(logprobs)
         return logprobs, entropy

@@ -41,7 +41,7 @@ class Decoder(Protocol):
 
 
 @cache
-def _cache_argument(model_class: type) -> str:
+def cache_argument(model_class: type) -> str:
     """The keyword a model's forward takes its KV cache by (``cache`` in transformers ≥ 5.x)."""
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
@@ -59,7 +59,7 @@ def prefill_with_cache(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     extra = {"logits_to_keep": 1} if _takes_logits_to_keep(type(model)) else {}
     out = model(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
-        **{_cache_argument(type(model)): cache}, **extra,
+        **{cache_argument(type(model)): cache}, **extra,
     )
     return out.logits[:, -1], cache
 
@@ -69,7 +69,7 @@ class HFCacheDecoder:
 
     def __init__(self, model) -> None:
         self.model = model
-        self.cache_kw = _cache_argument(type(model))
+        self.cache_kw = cache_argument(type(model))
 
     def prefill(self, input_ids, attention_mask, num_samples, max_new_tokens):
         logits, self.cache = prefill_with_cache(self.model, input_ids, attention_mask)
