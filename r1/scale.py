@@ -393,7 +393,9 @@ def clip_gradients(module: Any, optimizer: Any, max_norm: float) -> float | None
 
     Under FSDP each rank holds a shard of every gradient, so the norm needs a collective:
     ``FullyShardedDataParallel.clip_grad_norm_`` on each root (Lightning refuses norm
-    clipping under FSDP). Without FSDP this is Lightning's own ``module.clip_gradients``.
+    clipping under FSDP). Without FSDP it is ``torch.nn.utils.clip_grad_norm_`` over the
+    optimizer's parameters, or Lightning's ``module.clip_gradients`` under fp16 loss scaling,
+    which must unscale the gradients first (Lightning refuses fused optimizers there).
 
     Args:
         module: the LightningModule (or any module) holding the trained model(s).
@@ -402,8 +404,15 @@ def clip_gradients(module: Any, optimizer: Any, max_norm: float) -> float | None
     """
     trained = [root for root in outermost_units(module) if any(p.requires_grad for p in root.parameters())]
     if not trained:
-        if hasattr(module, "clip_gradients"):
-            module.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
+        trainer = getattr(module, "_trainer", None)
+        if getattr(getattr(trainer, "precision_plugin", None), "scaler", None) is not None:
+            # fp16 loss scaling: Lightning unscales the gradients before clipping them
+            try:
+                module.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
+            except RuntimeError as error:
+                if "fused" not in str(error):
+                    raise
+                raise ConfigError("gradient clipping under 16-mixed precision needs an optimizer that unscales outside its step: set phase.optimizer.fused=false (or phase.max_grad_norm=null)") from None
             return None
         params = module.parameters() if optimizer is None else (p for group in optimizer.param_groups for p in group["params"])
         return float(torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], max_norm))

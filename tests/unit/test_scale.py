@@ -52,6 +52,39 @@ def tiny_moe(tokenizer, **changes):
     return build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, **changes)
 
 
+# ----- gradient clipping with a fused optimizer --------------------------------------------------
+
+
+def _module_with_precision(scaler):
+    from types import SimpleNamespace
+
+    module = nn.Linear(4, 3)
+    module._trainer = SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler))
+    return module
+
+
+def test_clipping_works_with_a_fused_optimizer_outside_fp16_loss_scaling():
+    """GRPO's default AdamW is fused; Lightning's clip_gradients refuses those under bf16-mixed, r1 clips itself."""
+    module = _module_with_precision(scaler=None)
+    optimizer = torch.optim.AdamW(module.parameters(), fused=True)
+    module(torch.ones(2, 4)).sum().mul(100).backward()
+    norm = clip_gradients(module, optimizer, max_norm=1.0)
+    assert norm > 1.0
+    clipped = torch.cat([p.grad.flatten() for p in module.parameters()]).norm()
+    assert clipped == pytest.approx(1.0, rel=1e-4)
+
+
+def test_fp16_loss_scaling_with_a_fused_optimizer_is_one_config_error(monkeypatch):
+    module = _module_with_precision(scaler=object())
+
+    def lightning_clip(*_, **__):
+        raise RuntimeError("The current optimizer, AdamW, does not allow for gradient clipping ... HINT: Are you using a 'fused' optimizer?")
+
+    module.clip_gradients = lightning_clip
+    with pytest.raises(ConfigError, match="phase.optimizer.fused=false"):
+        clip_gradients(module, None, max_norm=1.0)
+
+
 # ----- every option composes and builds -------------------------------------------------------
 
 
