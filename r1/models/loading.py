@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from r1.errors import ConfigError, DataError
+from r1.models.experts import use_fast_experts
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -88,7 +89,7 @@ def load_model(cfg: Mapping[str, Any]):
             model = model.to(DTYPES[dtype])
     if getattr(model.generation_config, "pad_token_id", None) is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
+    return use_fast_experts(model), tokenizer
 
 
 def _check_reachable(name_or_path: str, what: str) -> None:

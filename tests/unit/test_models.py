@@ -101,3 +101,32 @@ def test_saved_folder_loads_back_through_the_hf_route(tiny, tmp_path):
 def test_missing_model_path_is_one_clear_error():
     with pytest.raises(DataError, match="does not exist"):
         load_model(model_config("hf", name_or_path="./no/such/folder"))
+
+
+def test_loaded_moe_models_use_r1_experts_path_and_it_matches_transformers_bit_for_bit(tiny, tmp_path):
+    import copy
+
+    from r1.models.experts import NAME
+
+    model, _ = tiny
+    assert model.config._experts_implementation == NAME
+    reference = copy.deepcopy(model)
+    reference.set_experts_implementation("grouped_mm")
+    ids = torch.randint(3, 200, (6, 11))
+    outputs = []
+    for m in (model, reference):
+        m.zero_grad()
+        logits = m(input_ids=ids).logits
+        logits.logsumexp(-1).sum().backward()
+        outputs.append((logits.detach(), [p.grad.clone() for p in m.parameters()]))
+    (ours, our_grads), (theirs, their_grads) = outputs
+    assert torch.equal(ours, theirs)
+    assert all(torch.equal(a, b) for a, b in zip(our_grads, their_grads))
+    model.zero_grad()
+    model.save_pretrained(tmp_path)  # nothing of it is saved: the folder loads anywhere
+    assert NAME not in (tmp_path / "config.json").read_text()
+
+
+def test_dense_models_keep_their_own_forward():
+    model, _ = load_model(model_config("tiny_dense"))
+    assert getattr(model.config, "_experts_implementation", None) != "r1_grouped"
