@@ -29,5 +29,8 @@ def dispatch(cfg: DictConfig) -> Any:
     name = cfg.phase.name
     if name not in RUNNERS:
         raise ConfigError(f"unknown phase '{name}'; choose one of: {', '.join(RUNNERS)}")
+    from r1.runtime import keep_freed_memory
+
+    keep_freed_memory(bool(cfg.get("runtime", {}).get("keep_freed_memory", True)))
     module_name, function_name = RUNNERS[name].split(":")
     return getattr(importlib.import_module(module_name), function_name)(cfg)
