@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
-MMAP_THRESHOLD_BYTES = 256 << 20  # blocks below this come from the heap and are reused; larger ones (weights) are mapped
+MMAP_THRESHOLD_BYTES = 32 << 20  # blocks below this come from the heap and are reused (glibc's ceiling); larger ones are mapped
 TRIM_THRESHOLD_BYTES = 1 << 30  # free memory kept at the top of the heap before any is returned to the kernel
 
 _applied: bool | None = None
