@@ -310,11 +310,10 @@ def fsdp_units(module: nn.Module) -> list[nn.Module]:
 
 def recomputes_activations(model: nn.Module) -> bool:
     """Whether backward re-runs some of ``model``'s layers (activation checkpointing, FSDP's or transformers')."""
-    for flag in ("is_activation_checkpointing", "is_gradient_checkpointing"):  # transformers >= 5.x names the first
-        if hasattr(type(model), flag):
-            if getattr(model, flag):
-                return True
-            break
+    # transformers >= 5.x names the flag is_activation_checkpointing (the old name still warns)
+    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
+    if getattr(model, flag, False):
+        return True
     wrappers = _wrapper_classes()
     return bool(wrappers) and any(isinstance(m, wrappers[1]) for m in model.modules())
 

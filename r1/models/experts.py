@@ -19,13 +19,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+try:  # transformers' experts internals; without them models keep transformers' own path
+    from transformers.integrations.moe import ExpertsInterface, _grouped_linear, grouped_mm_experts_forward
+except ImportError:
+    ExpertsInterface = None
+
 NAME = "r1_grouped"
 
 
 def sorted_experts_forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
     """Routed experts' output ``(tokens, hidden)``; ``self`` is a transformers experts module."""
-    from transformers.integrations.moe import _grouped_linear, grouped_mm_experts_forward
-
     if hidden_states.device.type != "cpu" or self._is_expert_parallel or self.has_post_expert_norm:
         return grouped_mm_experts_forward(self, hidden_states, top_k_index, top_k_weights)
     tokens, top_k = top_k_index.shape
@@ -51,11 +54,7 @@ def use_fast_experts(model: nn.Module) -> nn.Module:
     are returned untouched.
     """
     config = getattr(model, "config", None)
-    if getattr(config, "_experts_implementation", None) != "grouped_mm" or not hasattr(model, "set_experts_implementation"):
-        return model
-    try:
-        from transformers.integrations.moe import ExpertsInterface, _grouped_linear, grouped_mm_experts_forward  # noqa: F401
-    except ImportError:  # a transformers without these internals keeps its own path
+    if ExpertsInterface is None or getattr(config, "_experts_implementation", None) != "grouped_mm" or not hasattr(model, "set_experts_implementation"):
         return model
     if NAME not in ExpertsInterface._global_mapping:
         ExpertsInterface.register(NAME, sorted_experts_forward)

@@ -14,7 +14,7 @@ for generality:
   (:mod:`r1.samplers.deepseek_v3`); other models use their own ``forward``
   (:mod:`r1.samplers.decoding`).
 * **Little per-token Python.** Sampling is a few tensor ops (temperature, top-p,
-  multinomial); there are no logits-processor lists or stopping-criteria objects.
+  one inverse-CDF draw per row); there are no logits-processor lists or stopping-criteria objects.
 * **Log-probs for free.** The log-prob of each sampled token under the sampling
   distribution is recorded, so GRPO's "old" policy needs no extra forward pass when
   it takes one update per rollout.
