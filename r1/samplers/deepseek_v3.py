@@ -78,6 +78,46 @@ def _t(weight: torch.Tensor) -> torch.Tensor:
     return weight.t()
 
 
+def _signed_sin(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sin`` with rotate_half's sign folded in: x*cos + roll(x, half)*sin is the rotation."""
+    half = sin.shape[-1] // 2
+    return cos, torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+
+
+def rope_table(model, positions: int, like: torch.Tensor) -> torch.Tensor | None:
+    """cos and signed sin for positions 0..n-1 as one (n, 2, 1, rope_dim) table.
+
+    None for rope types whose frequencies depend on the sequence length seen so far
+    (``dynamic``, ``longrope``): those are computed per step, as the model does.
+    """
+    parameters = getattr(model.config, "rope_parameters", None) or {}
+    if parameters.get("rope_type", "default") in ("dynamic", "longrope"):
+        return None
+    ids = torch.arange(positions, device=like.device)[None]
+    cos, sin = _signed_sin(*model.model.rotary_emb(like.new_zeros(1), ids))  # (1, n, rope_dim)
+    return torch.stack([cos[0], sin[0]], dim=1)[:, :, None]
+
+
+def route(gate, h: torch.Tensor, logits: torch.Tensor | None = None, score_bias: torch.Tensor | None = None):
+    """Top-k experts and their weights per row, as DeepseekV3TopkRouter computes them.
+
+    ``logits`` may come precomputed (fused into a larger matmul); ``score_bias`` is the
+    router's ``e_score_correction_bias`` (None skips adding zeros).
+    """
+    if gate.num_group > 1 and gate.topk_group < gate.num_group:
+        _, weights, experts = gate(h)  # group-limited routing: the module's own code
+        return weights, experts
+    if logits is None:
+        logits = F.linear(h.float(), gate.weight.float())
+    scores = torch.sigmoid(logits)
+    choice = scores if score_bias is None else scores + score_bias
+    experts = torch.topk(choice, k=gate.top_k, dim=-1, sorted=False)[1]
+    weights = scores.gather(1, experts)
+    if gate.norm_topk_prob:
+        weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+    return (weights * gate.routed_scaling_factor if gate.routed_scaling_factor != 1.0 else weights), experts
+
+
 @dataclass
 class _Attention:
     """One layer's attention, folded: see the module docstring. Matrices are stored (in, out)."""
@@ -119,6 +159,66 @@ class _FeedForward:
     mixing: torch.Tensor | None = None  # (1, experts + shared): 0 for routed experts, 1 for shared ones
 
 
+def fold_attention(layer, config) -> _Attention:
+    """One layer's attention folded as the module docstring describes.
+
+    Plain differentiable tensor ops: under ``torch.no_grad`` (decoding) the folded
+    matrices are constants; with gradients on, training's fused forward
+    (:mod:`r1.models.deepseek_v3_scoring`) backpropagates through them into the weights.
+    """
+    attn = layer.self_attn
+    heads, rank, rope = config.num_attention_heads, config.kv_lora_rank, config.qk_rope_head_dim
+    nope, v_dim = config.qk_nope_head_dim, config.v_head_dim
+    device = attn.kv_b_proj.weight.device
+    order = (_interleave_order(rope) if getattr(config, "rope_interleave", False) else torch.arange(rope)).to(device)
+    # Products of weights are formed in float32 and rounded once to the model's dtype.
+    dtype = attn.kv_b_proj.weight.dtype
+    w_kv = attn.kv_b_proj.weight.float().view(heads, nope + v_dim, rank)
+    w_uk, w_uv = w_kv[:, :nope], w_kv[:, nope:]  # (heads, nope, rank), (heads, v, rank)
+
+    def query_rows(w_q: torch.Tensor) -> torch.Tensor:
+        """(heads * (nope + rope), in) -> (heads * (rank + rope), in): absorb W_uk, scale, reorder rope."""
+        w_q = w_q.float().view(heads, nope + rope, -1)
+        latent = torch.bmm(w_uk.transpose(1, 2), w_q[:, :nope])  # (heads, rank, in)
+        rotary = w_q[:, nope:][:, order]
+        return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1).to(dtype)
+
+    w_kv_a = attn.kv_a_proj_with_mqa.weight  # (rank + rope, hidden): [latent | rotary key]
+    new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
+    kv_bias = attn.kv_a_proj_with_mqa.bias
+    new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
+    # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
+    w_o = attn.o_proj.weight.float().view(-1, heads, v_dim).transpose(0, 1)  # (heads, hidden, v)
+    out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank).to(dtype)
+    folded = _Attention(
+        norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
+        project=_t(new_token), project_bias=new_token_bias,
+        latent_norm=attn.kv_a_layernorm.weight, latent_eps=attn.kv_a_layernorm.variance_epsilon,
+        out=_t(out), out_bias=attn.o_proj.bias,
+    )
+    if attn.q_lora_rank is None:
+        folded.project = _t(torch.cat([query_rows(attn.q_proj.weight), new_token]))
+        if new_token_bias is not None:
+            folded.project_bias = torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
+    else:
+        folded.q_a, folded.q_a_bias = _t(attn.q_a_proj.weight), attn.q_a_proj.bias
+        folded.q_a_norm, folded.q_a_eps = attn.q_a_layernorm.weight, attn.q_a_layernorm.variance_epsilon
+        folded.from_q_lora = _t(query_rows(attn.q_b_proj.weight))
+    return folded
+
+
+def project(a: _Attention, x: torch.Tensor) -> torch.Tensor:
+    """``(tokens, (heads + 1) * (rank + rope))``: every head's latent and rotary query, then the token's latent and rotary key.
+
+    The input norm and the projection(s) only; rotary embedding and the latent's norm come after.
+    """
+    h = _rms_norm(x, a.norm, a.eps)
+    if a.from_q_lora is None:
+        return _mm(h, a.project, a.project_bias)
+    q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
+    return torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
+
+
 class DeepseekV3Decoder:
     """Decode state for one batch: folded weights, the latent cache, positions, padding bias."""
 
@@ -156,49 +256,10 @@ class DeepseekV3Decoder:
         self.heads, self.rank, self.rope_dim = cfg.num_attention_heads, cfg.kv_lora_rank, cfg.qk_rope_head_dim
         self.nope_dim, self.v_dim = cfg.qk_nope_head_dim, cfg.v_head_dim
         self.interleaved = bool(getattr(cfg, "rope_interleave", False))
-        self.layers = [(self._fold_attention(layer), self._fold_feed_forward(layer)) for layer in model.model.layers]
+        self.layers = [(fold_attention(layer, cfg), self._fold_feed_forward(layer)) for layer in model.model.layers]
         self.lm_head, self.lm_head_bias = _t(model.lm_head.weight), model.lm_head.bias
 
     # ----- folding the weights (once per batch) --------------------------------------------
-
-    def _fold_attention(self, layer) -> _Attention:
-        attn, heads, rank, rope, nope = layer.self_attn, self.heads, self.rank, self.rope_dim, self.nope_dim
-        device = attn.kv_b_proj.weight.device
-        order = (_interleave_order(rope) if self.interleaved else torch.arange(rope)).to(device)
-        # Products of weights are formed in float32 and rounded once to the model's dtype.
-        dtype = attn.kv_b_proj.weight.dtype
-        w_kv = attn.kv_b_proj.weight.float().view(heads, nope + self.v_dim, rank)
-        w_uk, w_uv = w_kv[:, :nope], w_kv[:, nope:]  # (heads, nope, rank), (heads, v, rank)
-
-        def query_rows(w_q: torch.Tensor) -> torch.Tensor:
-            """(heads * (nope + rope), in) -> (heads * (rank + rope), in): absorb W_uk, scale, reorder rope."""
-            w_q = w_q.float().view(heads, nope + rope, -1)
-            latent = torch.bmm(w_uk.transpose(1, 2), w_q[:, :nope])  # (heads, rank, in)
-            rotary = w_q[:, nope:][:, order]
-            return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1).to(dtype)
-
-        w_kv_a = attn.kv_a_proj_with_mqa.weight  # (rank + rope, hidden): [latent | rotary key]
-        new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
-        kv_bias = attn.kv_a_proj_with_mqa.bias
-        new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
-        # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
-        w_o = attn.o_proj.weight.float().view(-1, heads, self.v_dim).transpose(0, 1)  # (heads, hidden, v)
-        out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank).to(dtype)
-        folded = _Attention(
-            norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
-            project=_t(new_token), project_bias=new_token_bias,
-            latent_norm=attn.kv_a_layernorm.weight, latent_eps=attn.kv_a_layernorm.variance_epsilon,
-            out=_t(out), out_bias=attn.o_proj.bias,
-        )
-        if attn.q_lora_rank is None:
-            folded.project = _t(torch.cat([query_rows(attn.q_proj.weight), new_token]))
-            if new_token_bias is not None:
-                folded.project_bias = torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
-        else:
-            folded.q_a, folded.q_a_bias = _t(attn.q_a_proj.weight), attn.q_a_proj.bias
-            folded.q_a_norm, folded.q_a_eps = attn.q_a_layernorm.weight, attn.q_a_layernorm.variance_epsilon
-            folded.from_q_lora = _t(query_rows(attn.q_b_proj.weight))
-        return folded
 
     @staticmethod
     def _fold_feed_forward(layer) -> _FeedForward:
@@ -331,23 +392,12 @@ class DeepseekV3Decoder:
 
     # ----- rotary tables --------------------------------------------------------------------
 
-    def _signed(self, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``sin`` with rotate_half's sign folded in: x*cos + roll(x, half)*sin is the rotation."""
-        half = self.rope_dim // 2
-        return cos, torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+    @staticmethod
+    def _signed(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _signed_sin(cos, sin)
 
     def _rope_table(self, positions: int, like: torch.Tensor) -> torch.Tensor | None:
-        """cos and signed sin for positions 0..n-1 as one (n, 2, 1, rope_dim) table.
-
-        None for rope types whose frequencies depend on the sequence length seen so far
-        (``dynamic``, ``longrope``): those are computed per step, as the model does.
-        """
-        parameters = getattr(self.model.config, "rope_parameters", None) or {}
-        if parameters.get("rope_type", "default") in ("dynamic", "longrope"):
-            return None
-        ids = torch.arange(positions, device=like.device)[None]
-        cos, sin = self._signed(*self.model.model.rotary_emb(like.new_zeros(1), ids))  # (1, n, rope_dim)
-        return torch.stack([cos[0], sin[0]], dim=1)[:, :, None]
+        return rope_table(self.model, positions, like)
 
     # ----- one layer ----------------------------------------------------------------------
 
@@ -358,13 +408,7 @@ class DeepseekV3Decoder:
         queries; row ``heads``: the token's entry) and a view of that entry. Rotary
         embedding and the latent's norm are applied in place.
         """
-        h = _rms_norm(x, a.norm, a.eps)
-        if a.from_q_lora is None:
-            y = _mm(h, a.project, a.project_bias)
-        else:
-            q_lora = _rms_norm(_mm(h, a.q_a, a.q_a_bias), a.q_a_norm, a.q_a_eps)
-            y = torch.cat([torch.mm(q_lora, a.from_q_lora), _mm(h, a.project, a.project_bias)], dim=-1)
-        y = y.view(*lead, self.heads + 1, self.rank + self.rope_dim)
+        y = project(a, x).view(*lead, self.heads + 1, self.rank + self.rope_dim)
         rotary = y[..., self.rank :]
         rolled = rotary.roll(self.rope_dim // 2, dims=-1)
         rotary.mul_(cos).addcmul_(rolled, sin)
@@ -413,20 +457,7 @@ class DeepseekV3Decoder:
 
     @staticmethod
     def _route(f: _FeedForward, h, logits=None):
-        """Top-k experts and their weights per row, as DeepseekV3TopkRouter computes them."""
-        gate = f.moe.gate
-        if gate.num_group > 1 and gate.topk_group < gate.num_group:
-            _, weights, experts = gate(h)  # group-limited routing: the module's own code
-            return weights, experts
-        if logits is None:
-            logits = F.linear(h.float(), gate.weight.float())
-        scores = torch.sigmoid(logits)
-        choice = scores if f.score_bias is None else scores + f.score_bias
-        experts = torch.topk(choice, k=gate.top_k, dim=-1, sorted=False)[1]
-        weights = scores.gather(1, experts)
-        if gate.norm_topk_prob:
-            weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
-        return (weights * gate.routed_scaling_factor if gate.routed_scaling_factor != 1.0 else weights), experts
+        return route(f.moe.gate, h, logits, f.score_bias)
 
     @staticmethod
     def _loop_experts(module, h, weights, experts):

@@ -43,6 +43,17 @@ def deepseek(**changes) -> DeepseekV3ForCausalLM:
     return model
 
 
+# The architecture's variants that the fused paths fold differently (also used by test_deepseek_v3_scoring.py).
+VARIANTS = [
+    pytest.param({}, id="default"),
+    pytest.param({"rope_interleave": False}, id="split-halves-rope"),
+    pytest.param({"q_lora_rank": 24, "attention_bias": True}, id="query-lora-and-biases"),
+    pytest.param({"n_group": 2, "topk_group": 1, "norm_topk_prob": False, "routed_scaling_factor": 2.5}, id="group-limited-routing"),
+    pytest.param({"n_shared_experts": 2, "num_experts_per_tok": 3}, id="two-shared-experts-top3"),
+    pytest.param({"first_k_dense_replace": 0}, id="no-dense-layer"),
+]
+
+
 def prompts() -> tuple[torch.Tensor, torch.Tensor]:
     """Three left-padded prompts of different lengths."""
     torch.manual_seed(1)
@@ -71,17 +82,7 @@ def assert_same_logits(model, num_samples: int = 2, steps: int = 10, drop_at: in
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4, msg=lambda m: f"step {step}: {m}")
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        pytest.param({}, id="default"),
-        pytest.param({"rope_interleave": False}, id="split-halves-rope"),
-        pytest.param({"q_lora_rank": 24, "attention_bias": True}, id="query-lora-and-biases"),
-        pytest.param({"n_group": 2, "topk_group": 1, "norm_topk_prob": False, "routed_scaling_factor": 2.5}, id="group-limited-routing"),
-        pytest.param({"n_shared_experts": 2, "num_experts_per_tok": 3}, id="two-shared-experts-top3"),
-        pytest.param({"first_k_dense_replace": 0}, id="no-dense-layer"),
-    ],
-)
+@pytest.mark.parametrize("changes", VARIANTS)
 def test_fast_decode_step_matches_the_model_forward(changes):
     assert_same_logits(deepseek(**changes))
 
