@@ -64,6 +64,7 @@ class GRPOSettings:
     drop_tied_groups: bool = False
     max_grad_norm: float | None = 1.0
     shared_prompt: bool = True
+    fused_forward: bool = True
     log_completions_every: int = 10
     progress_bar: bool = True
     seed: int = 0
@@ -294,7 +295,8 @@ class GRPOModule(lightning.LightningModule):
     def sequence_logprobs(self, model, rollout: Rollout, rows: torch.Tensor | None = None, grad: bool = False):
         """``(B, C)`` log-probs of the completion tokens of ``rows`` (default: all), at the sampling temperature, and their entropy.
 
-        With ``shared_prompt`` each group's prompt runs once (r1/phases/completion_logits.py).
+        With ``shared_prompt`` each group's prompt runs once; with ``fused_forward`` a DeepSeek-V3
+        model on CPU runs r1's fused forward (both in r1/phases/completion_logits.py).
         """
         picked = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
         completion_ids = picked(rollout.completion_ids)
@@ -305,6 +307,7 @@ class GRPOModule(lightning.LightningModule):
         with torch.set_grad_enabled(grad):
             logits = completion_logits(
                 model, picked(rollout.prompt_ids), picked(rollout.prompt_mask), completion_ids, picked(rollout.completion_mask), groups,
+                fast=self.settings.fused_forward,
             )
             logprobs = token_logprobs(logits, completion_ids, self.settings.temperature or 1.0)
         with torch.no_grad():
