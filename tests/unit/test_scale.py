@@ -269,6 +269,9 @@ def _fsdp_worker(rank: int, world: int, port: int, expected: tuple[list[str], fl
     import torch.distributed as dist
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
+    # Run in pytest's own process for world == 1: put the environment back afterwards, or every
+    # later subprocess (the DDP tests' launchers) inherits a rendezvous port this process still holds.
+    previous = {key: os.environ.get(key) for key in ("MASTER_ADDR", "MASTER_PORT")}
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
@@ -289,6 +292,11 @@ def _fsdp_worker(rank: int, world: int, port: int, expected: tuple[list[str], fl
             assert plain.model.embed_tokens.weight.shape == (len(tokenizer), plain.config.hidden_size)
     finally:
         dist.destroy_process_group()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.mark.filterwarnings("ignore:FSDP is switching to use `NO_SHARD`")
