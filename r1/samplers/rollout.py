@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 
@@ -29,3 +29,8 @@ class Rollout:
     @property
     def completion_lengths(self) -> torch.Tensor:  # (N,)
         return self.completion_mask.sum(dim=1)
+
+    def detached_copy(self) -> Rollout:
+        """The same rollout with fresh tensors, usable by autograd even if sampled under ``torch.inference_mode``."""
+        tensors = {f.name: getattr(self, f.name).clone() for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)}
+        return replace(self, **tensors)

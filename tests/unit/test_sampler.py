@@ -40,6 +40,18 @@ def test_rollout_shapes_grouping_and_masks(tiny):
     assert out.stats["generated_tokens"] == float(lengths.sum())
 
 
+def test_rollouts_sampled_in_inference_mode_can_enter_autograd(tiny):
+    """The sampler decodes under torch.inference_mode; training then embeds and gathers with the rollout's tensors."""
+    model, tokenizer, prompts = tiny
+    out = HFSampler().generate(model, tokenizer, prompts, num_samples=2, max_new_tokens=6, return_logprobs=True, seed=0)
+    for name in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "truncated", "logprobs"):
+        assert not getattr(out, name).is_inference(), name
+    model.zero_grad()
+    logits = model(input_ids=torch.cat([out.prompt_ids, out.completion_ids], dim=1)).logits
+    token_logprobs(logits[:, -out.completion_ids.shape[1] :], out.completion_ids).sum().backward()  # saves the ids for backward
+    assert model.lm_head.weight.grad is not None
+
+
 @pytest.mark.parametrize("fast_decode", ["auto", "off"])
 def test_recorded_logprobs_are_the_models_own(tiny, fast_decode):
     """GRPO uses them as the old policy's log-probs: they must equal a training forward's."""
