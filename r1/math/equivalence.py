@@ -23,6 +23,7 @@ MAX_ANSWER_CHARS = 2_000
 """Answers longer than this are only compared as strings: no benchmark answer is close."""
 
 _MARKERS = re.compile(r"\\boxed|\\fbox|<answer>|^\s*####", re.MULTILINE)
+_PLAIN_INTEGER = re.compile(r"[+-]?\d{1,100}")
 
 
 def is_equivalent(prediction: str, gold: str, *, timeout: float | None = None) -> bool:
@@ -88,6 +89,10 @@ def _final_answer(text: object) -> str | None:
 @lru_cache(maxsize=65_536)
 def _fast_stage(prediction: str, gold: str) -> bool | None:
     """The in-process verdict, or ``None`` when only sympy can tell."""
+    if _PLAIN_INTEGER.fullmatch(prediction) and _PLAIN_INTEGER.fullmatch(gold):
+        # Most rewards in arithmetic and GSM8K: compared by value (``"042" == "42"``) without the
+        # normaliser and parser, the verdict ``compare_answers`` reaches 60x slower.
+        return int(prediction) == int(gold)
     try:
         return compare_answers(prediction, gold, fast_atoms_equal, fast_relation)
     except Undecided:

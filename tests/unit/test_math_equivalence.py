@@ -151,6 +151,14 @@ def test_not_equivalent(prediction, gold):
     assert not is_equivalent(prediction, gold)
 
 
+@pytest.mark.parametrize("pair", [("0042", "42"), ("-3", "3"), ("+7", "7"), ("-0", "0"), ("12", "12"), ("12", "13"), ("999999999999999999999", "999999999999999999999")])
+def test_plain_integers_compared_by_value_agree_with_the_full_comparison(pair):
+    from r1.math.compare import compare_answers
+    from r1.math.equivalence import _fast_stage, fast_atoms_equal, fast_relation
+
+    assert _fast_stage.__wrapped__(*pair) == compare_answers(*pair, fast_atoms_equal, fast_relation)
+
+
 def test_verify_extracts_from_response_and_gold():
     solution = "We find $x = 2$, so the sum is $\\boxed{\\frac{1}{2}}$."
     assert verify("<think>...</think><answer>0.5</answer>", solution)
