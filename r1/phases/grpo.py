@@ -395,6 +395,10 @@ def settings_from(cfg: DictConfig) -> GRPOSettings:
     phase = cfg.phase
     known = GRPOSettings.__dataclass_fields__
     values = {key: phase[key] for key in known if key in phase}
+    for key, spec in known.items():
+        # A switch given as a word (phase.fused_forward=off reaches here as the string "off") would read as true.
+        if spec.type in ("bool", bool) and key in values and not isinstance(values[key], bool):
+            raise ConfigError(f"phase.{key} must be true or false, not {values[key]!r}")
     values["seed"] = int(cfg.seed)
     return GRPOSettings(**values)
 

@@ -53,3 +53,14 @@ def test_resume_picks_the_newest_checkpoint_and_a_finished_run_starts_afresh(tmp
     (state["dir"] / "done.json").write_text("{}")
     again = resume_state(cfg, tmp_path / "run")
     assert again["ckpt_path"] is None and not list(state["checkpoints"].glob("*.ckpt"))
+
+
+@pytest.mark.parametrize("value", ["off", "no", 0])
+def test_a_switch_that_is_not_true_or_false_is_a_clear_error(value):
+    from omegaconf import OmegaConf
+
+    from r1.phases.grpo import settings_from
+
+    assert settings_from(OmegaConf.create({"phase": {"fused_forward": False}, "seed": 0})).fused_forward is False
+    with pytest.raises(ConfigError, match="phase.fused_forward must be true or false"):
+        settings_from(OmegaConf.create({"phase": {"fused_forward": value}, "seed": 0}))
