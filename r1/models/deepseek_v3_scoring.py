@@ -40,7 +40,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from r1.samplers.deepseek_v3 import DeepseekV3Decoder, _activation, _rms_norm, fold_attention, project, rope_table, route
+from r1.samplers.deepseek_v3 import (
+    DeepseekV3Decoder,
+    _activation,
+    _rms_norm,
+    fold_attention,
+    project,
+    rope_table,
+    route,
+)
 from r1.scale import fsdp_units, recomputes_activations
 
 # Largest number of attention scores (all layers share the shape) this path materialises

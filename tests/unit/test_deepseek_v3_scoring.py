@@ -32,8 +32,8 @@ def batch():
 
 def scored(model, fast: bool, groups=None, rows=None):
     """Logits and every parameter's gradient of the completions' summed log-probs."""
-    prompt_ids, prompt_mask, completion_ids, completion_mask, all_groups = batch()
-    pick = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
+    prompt_ids, prompt_mask, completion_ids, completion_mask, _ = batch()
+    pick = (lambda t: t) if rows is None else (lambda t: t[rows])
     completion_ids, completion_mask = pick(completion_ids), pick(completion_mask)
     model.zero_grad()
     if fast:
