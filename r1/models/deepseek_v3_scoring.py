@@ -45,6 +45,7 @@ from r1.samplers.deepseek_v3 import (
     _activation,
     _rms_norm,
     fold_attention,
+    has_static_rope,
     project,
     rope_table,
     route,
@@ -64,7 +65,7 @@ def supports(model, grad: bool) -> bool:
         return False
     if model.training and getattr(model.config, "attention_dropout", 0.0):
         return False
-    if rope_table(model, 1, model.lm_head.weight) is None:
+    if not has_static_rope(model.config):
         return False
     for layer in model.model.layers:
         mlp = layer.mlp.shared_experts if hasattr(layer.mlp, "experts") else layer.mlp

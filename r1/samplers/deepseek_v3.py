@@ -84,14 +84,19 @@ def _signed_sin(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, tor
     return cos, torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
 
 
+def has_static_rope(config) -> bool:
+    """Whether rotary frequencies are fixed, not dependent on the sequence length seen so far (``dynamic``, ``longrope``)."""
+    parameters = getattr(config, "rope_parameters", None) or {}
+    return parameters.get("rope_type", "default") not in ("dynamic", "longrope")
+
+
 def rope_table(model, positions: int, like: torch.Tensor) -> torch.Tensor | None:
     """cos and signed sin for positions 0..n-1 as one (n, 2, 1, rope_dim) table.
 
     None for rope types whose frequencies depend on the sequence length seen so far
     (``dynamic``, ``longrope``): those are computed per step, as the model does.
     """
-    parameters = getattr(model.config, "rope_parameters", None) or {}
-    if parameters.get("rope_type", "default") in ("dynamic", "longrope"):
+    if not has_static_rope(model.config):
         return None
     ids = torch.arange(positions, device=like.device)[None]
     cos, sin = _signed_sin(*model.model.rotary_emb(like.new_zeros(1), ids))  # (1, n, rope_dim)
@@ -307,7 +312,7 @@ class DeepseekV3Decoder:
         total = prompt_len + max_new_tokens
         like = self.model.lm_head.weight
         position = attention_mask.sum(dim=1)  # the next token's position id (padding does not count)
-        self.rope_table = self._rope_table(int(position.max()) + max_new_tokens, like)
+        self.rope_table = rope_table(self.model, int(position.max()) + max_new_tokens, like)
         small = rows * prompt_len <= FUSED_PREFILL_MAX_TOKENS and all(f.up is not None for _, f in self.layers)
         if small and self.rope_table is not None:
             logits, caches = self._prefill_fused(input_ids, attention_mask, total)
@@ -381,7 +386,7 @@ class DeepseekV3Decoder:
             cos_sin = self.rope_table[self.position]  # (rows, 2, 1, rope_dim)
             cos, sin = cos_sin[:, 0], cos_sin[:, 1]
         else:
-            cos, sin = self._signed(*model.rotary_emb(x, self.position[:, None]))
+            cos, sin = _signed_sin(*model.rotary_emb(x, self.position[:, None]))
         slot = self.length
         for cache, (attention, feed_forward) in zip(self.caches, self.layers):
             x = self._attention(attention, x, cos, sin, cache, slot)
@@ -389,15 +394,6 @@ class DeepseekV3Decoder:
         self.length += 1
         self.position = self.position + 1
         return _mm(_rms_norm(x, model.norm.weight, model.norm.variance_epsilon), self.lm_head, self.lm_head_bias)
-
-    # ----- rotary tables --------------------------------------------------------------------
-
-    @staticmethod
-    def _signed(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _signed_sin(cos, sin)
-
-    def _rope_table(self, positions: int, like: torch.Tensor) -> torch.Tensor | None:
-        return rope_table(self.model, positions, like)
 
     # ----- one layer ----------------------------------------------------------------------
 
@@ -443,21 +439,17 @@ class DeepseekV3Decoder:
             gate_up = torch.mm(h, f.up)
             return torch.addmm(x, f.act(gate_up[:, :width]) * gate_up[:, width:], f.down)
         if f.up is None:
-            weights, experts = self._route(f, h)
+            weights, experts = route(f.moe.gate, h, score_bias=f.score_bias)
             return x + self._loop_experts(f.moe.experts, h, weights, experts) + f.moe.shared_experts(h)
         rows, count, total = h.shape[0], f.experts, f.experts + f.shared
         projected = torch.mm(h, f.up)
         first = count if f.router_fused else 0
-        weights, experts = self._route(f, h, logits=projected[:, :count] if f.router_fused else None)
+        weights, experts = route(f.moe.gate, h, projected[:, :count] if f.router_fused else None, f.score_bias)
         n = total * width
         activated = f.act(projected[:, first : first + n]) * projected[:, first + n :]  # (rows, experts * width)
         # Routing weight per expert: 0 if not chosen, 1 for shared experts.
         mixing = f.mixing.repeat(rows, 1).scatter_(1, experts, weights if weights.dtype == h.dtype else weights.to(h.dtype))
         return torch.addmm(x, (activated.view(rows, total, width) * mixing.unsqueeze(-1)).view(rows, n), f.down)
-
-    @staticmethod
-    def _route(f: _FeedForward, h, logits=None):
-        return route(f.moe.gate, h, logits, f.score_bias)
 
     @staticmethod
     def _loop_experts(module, h, weights, experts):
