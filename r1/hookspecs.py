@@ -83,6 +83,54 @@ def r1_tasks() -> dict[str, Factory]:
 
 
 @hookspec
+def r1_advantages() -> dict[str, Factory]:
+    """Offer advantage estimators (``phase.advantage: {name: grpo, scale: group, eps: 1.0e-4}``).
+
+    Returns:
+        ``{name: factory}``; ``factory(**options)`` returns an object following
+        :class:`r1.protocols.AdvantageEstimator`: a pure function
+        ``(rewards: Tensor (N,), group_size: int) -> Tensor (N,)`` over rewards
+        grouped by prompt (``rewards[i * G + j]`` is response ``j`` of prompt ``i``),
+        with an int attribute ``min_group_size`` (the smallest G it is defined for).
+    """
+
+
+@hookspec
+def r1_policy_losses() -> dict[str, Factory]:
+    """Offer policy losses (``phase.policy_loss: {name: clip, eps_low: 0.2, eps_high: 0.2}``).
+
+    Returns:
+        ``{name: factory}``; ``factory(**options)`` returns an object following
+        :class:`r1.protocols.PolicyLoss`: a pure function
+        ``(logprobs, old_logprobs, advantages, mask) -> (per_token_loss, clipped)``,
+        tensors ``(B, T)`` over completion tokens (``advantages`` is ``(B,)``), where
+        ``clipped`` is a bool ``(B, T)`` of tokens whose clip was active.
+    """
+
+
+@hookspec
+def r1_kl_estimators() -> dict[str, Factory]:
+    """Offer per-token KL estimators (``phase.kl_estimator: k3``).
+
+    Returns:
+        ``{name: factory}``; ``factory(**options)`` returns an object following
+        :class:`r1.protocols.KLEstimator`: ``(logprobs, ref_logprobs) -> Tensor (B, T)``,
+        an estimate of KL(policy ‖ reference) from samples of the policy.
+    """
+
+
+@hookspec
+def r1_loss_aggregations() -> dict[str, Factory]:
+    """Offer loss aggregations (``phase.aggregation: grpo``).
+
+    Returns:
+        ``{name: factory}``; ``factory(**options)`` returns an object following
+        :class:`r1.protocols.LossAggregation`:
+        ``(per_token: Tensor (B, T), mask: Tensor (B, T), max_length: int) -> Tensor ()``.
+    """
+
+
+@hookspec
 def r1_config_dir() -> str | None:
     """Offer a folder of Hydra config options, so ``reward=my_reward`` works after ``pip install``.
 

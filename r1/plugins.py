@@ -35,6 +35,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "r1.samplers",
     "r1.filters",
     "r1.benchmarks",
+    "r1.algorithms",
 )
 
 # Plugin kind (the config group name) -> the hook that offers it.
@@ -44,6 +45,10 @@ KINDS: dict[str, str] = {
     "filter": "r1_filters",
     "benchmark": "r1_benchmarks",
     "task": "r1_tasks",
+    "advantage": "r1_advantages",
+    "policy_loss": "r1_policy_losses",
+    "kl_estimator": "r1_kl_estimators",
+    "aggregation": "r1_loss_aggregations",
 }
 
 
