@@ -79,6 +79,6 @@ class HeldoutBenchmark:
 
     def follows_format(self, response: str) -> bool:
         """Whether the response is exactly ``<think>…</think><answer>…</answer>``."""
-        from r1.rewards.template import matches_strict_template, with_prefill
+        from r1.template import matches_strict_template, with_prefill
 
         return matches_strict_template(with_prefill(response, self.think_prefilled))

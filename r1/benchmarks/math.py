@@ -173,7 +173,7 @@ class MathBenchmark:
     def follows_format(self, response: str) -> bool:
         """Whether the response states its answer the way the prompt asked."""
         if self.prompt_style == "think":
-            from r1.rewards.template import matches_strict_template, with_prefill
+            from r1.template import matches_strict_template, with_prefill
 
             return matches_strict_template(with_prefill(response, self.think_prefilled))
         from r1.math import extract_answer

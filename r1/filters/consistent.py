@@ -52,7 +52,7 @@ def column_sum_answer(reasoning: str, check_steps: bool = True) -> str | None:
 def reasoning_and_answer(response: str, think_prefilled: bool = False) -> tuple[str, str | None]:
     """The reasoning part of a response and the final answer it states."""
     from r1.math import extract_answer
-    from r1.rewards.template import with_prefill
+    from r1.template import with_prefill
 
     text = with_prefill(response, think_prefilled)
     answer = extract_answer(text)

@@ -17,7 +17,7 @@ TEMPLATES = ("think", "boxed", "any")
 def follows_template(response: str, template: str = "think", think_prefilled: bool = False) -> bool:
     """Whether ``response`` follows ``template`` (see the module docstring)."""
     if template == "think":
-        from r1.rewards.template import matches_strict_template, with_prefill
+        from r1.template import matches_strict_template, with_prefill
 
         return matches_strict_template(with_prefill(response, think_prefilled))
     if template == "boxed":

@@ -39,7 +39,7 @@ class LanguageFilter:
 
     def __call__(self, samples: list[Sample]) -> list[bool]:
         from r1.rewards.language import language_share
-        from r1.rewards.template import chain_of_thought, with_prefill
+        from r1.template import chain_of_thought, with_prefill
 
         return [
             language_share(chain_of_thought(with_prefill(s["response"], self.think_prefilled)), self.language) >= self.threshold

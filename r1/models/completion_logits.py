@@ -59,7 +59,8 @@ def completion_logits(
         prompt_ids, prompt_mask: ``(B, P)`` left-padded prompts, one row per completion.
         completion_ids, completion_mask: ``(B, C)`` right-padded completions.
         groups: ``(B,)`` the prompt group of each row (rows of a group share one prompt);
-            None runs every row's full sequence.
+            None runs every row's full sequence, and so does a model a cache cannot carry
+            (:func:`can_share_prompts`).
         fast: use an architecture's fused forward where r1 has one and it applies
             (:mod:`r1.models.deepseek_v3_scoring`: DeepSeek-V3 on CPU).
 
@@ -67,7 +68,7 @@ def completion_logits(
     back to the full-sequence forward, so the result never depends on the shortcut.
     Logits at padding positions (``completion_mask == 0``) are not defined.
     """
-    shared = _shared_prompts(groups, prompt_ids, prompt_mask)
+    shared = _shared_prompts(groups, prompt_ids, prompt_mask) if can_share_prompts(model, torch.is_grad_enabled()) else None
     if fast:
         every_row = torch.arange(prompt_ids.shape[0], device=prompt_ids.device)
         first, row_prompt = shared if shared is not None else (every_row, every_row)

@@ -10,7 +10,7 @@ nodes. This forward computes the same logits with fewer, larger ops:
   completion tokens whose next-token logits are scored (right padding dropped) go
   through the norms, projections and experts as one ``(tokens, hidden)`` matrix.
   transformers' forward would run the prompt once per completion and compute every
-  padding position; the prompt-shared path in :mod:`r1.phases.completion_logits`
+  padding position; the prompt-shared path in :mod:`r1.models.completion_logits`
   still needs two forwards.
 * **Weight-absorbed latent attention.** As in the sampler
   (:func:`r1.samplers.deepseek_v3.fold_attention`), ``W_uk`` is folded into the query

@@ -35,7 +35,7 @@ from r1.algorithms.policy_loss import grpo_loss
 from r1.data.chat import format_prompt
 from r1.errors import ConfigError
 from r1.math import warm_up as warm_up_verifier
-from r1.phases.completion_logits import can_share_prompts, completion_logits
+from r1.models.completion_logits import completion_logits
 from r1.phases.validation import evaluate_greedy
 from r1.samplers.rollout import Rollout
 from r1.scale import clip_gradients, fsdp_units, generation_context
@@ -296,12 +296,12 @@ class GRPOModule(lightning.LightningModule):
         """``(B, C)`` log-probs of the completion tokens of ``rows`` (default: all), at the sampling temperature, and their entropy.
 
         With ``shared_prompt`` each group's prompt runs once; with ``fused_forward`` a DeepSeek-V3
-        model on CPU runs r1's fused forward (both in r1/phases/completion_logits.py).
+        model on CPU runs r1's fused forward (both in r1/models/completion_logits.py).
         """
         picked = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
         completion_ids = picked(rollout.completion_ids)
         groups = None
-        if self.settings.shared_prompt and can_share_prompts(model, grad):
+        if self.settings.shared_prompt:
             index = torch.arange(rollout.completion_ids.shape[0], device=completion_ids.device)
             groups = picked(index) // rollout.num_samples
         # A forward without gradients runs in inference mode (less autograd bookkeeping per op), except

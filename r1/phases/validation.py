@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from r1.protocols import Sample
-from r1.rewards.template import matches_strict_template
+from r1.template import matches_strict_template
 
 
 def is_formatted(completion: str) -> bool:

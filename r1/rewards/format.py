@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from r1.rewards.template import TAGS, block, first_positions, matches_strict_template, tag_counts, with_prefill
+from r1.template import TAGS, block, first_positions, matches_strict_template, tag_counts, with_prefill
 
 TARGET = (1.0,) * 7 + (0.0,) * 4
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from r1.rewards.template import chain_of_thought, with_prefill
+from r1.template import chain_of_thought, with_prefill
 
 SCRIPTS: dict[str, str] = {
     "latin": r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]{2,}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1.rewards.template import TAGS, first_positions, tag_counts, with_prefill
+from r1.template import TAGS, first_positions, tag_counts, with_prefill
 
 
 def placed_tags(text: str) -> int:

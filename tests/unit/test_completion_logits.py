@@ -7,7 +7,7 @@ import torch
 
 from r1.data.chat import format_prompt
 from r1.models import build_tiny_dense, build_tiny_moe, load_tiny_tokenizer
-from r1.phases.completion_logits import can_share_prompts, completion_logits, full_sequence_logits
+from r1.models.completion_logits import can_share_prompts, completion_logits, full_sequence_logits
 from r1.samplers.hf import HFSampler
 
 
@@ -72,7 +72,7 @@ def test_rows_of_a_group_with_different_prompts_take_the_full_forward(tokenizer,
     prompt_ids, prompt_mask, completion_ids, mask = tensors(out)
     prompt_ids = prompt_ids.clone()
     prompt_ids[1, -2] = prompt_ids[1, -2] + 1  # row 1 no longer shares group 0's prompt
-    import r1.phases.completion_logits as module
+    import r1.models.completion_logits as module
 
     monkeypatch.setattr(module, "prefill_with_cache", lambda *a, **k: pytest.fail("must not share a prompt that differs"))
     with torch.no_grad():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import r1.models.deepseek_v3_scoring as scoring
-from r1.phases.completion_logits import completion_logits, full_sequence_logits
+from r1.models.completion_logits import completion_logits, full_sequence_logits
 from tests.unit.test_decoders import VARIANTS, VOCAB, deepseek, prompts
 
 GROUP = 3
