@@ -15,6 +15,8 @@ Suites (see :mod:`r1.math.agreement`):
 Agreement is the share of pairs judged as expected. Caches are cleared and a
 fresh sympy worker is started (and timed separately) before measuring, so
 ``calls_per_s`` is the cold rate of ``is_equivalent`` over all pairs.
+``pathological_ms`` is the slowest ``verify`` of a few hostile responses (runs
+of unclosed boxes and tags), which run in the caller's thread with no time budget.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from r1.math import equivalence, extract_answer, is_equivalent, shutdown_worker, warm_up  # noqa: E402
+from r1.math import equivalence, extract_answer, is_equivalent, shutdown_worker, verify, warm_up  # noqa: E402
 from r1.math.agreement import gsm8k_pairs, gsm8k_wrong_pairs, load_jsonl, math500_rewrites  # noqa: E402
 
 
@@ -63,6 +65,25 @@ def symbolic_rate(cases: dict[str, tuple[list[tuple[str, str]], bool]], timeout:
     return {"symbolic_pairs": len(pairs), "symbolic_calls_per_s": round(len(pairs) / elapsed, 1) if pairs else None}
 
 
+PATHOLOGICAL = {
+    "unclosed_boxes": "\\boxed{1" * 4_000,
+    "unclosed_tags": "<answer>" * 8_000,
+    "unclosed_boxes_in_nested_tags": "<answer>\\boxed{1" * 6_000 + "</answer>",
+    "open_braces": "\\boxed{" * 50_000,
+}
+"""Responses whose answer search was quadratic (4.3 s, 2.2 s, 33 s, over 300 s)."""
+
+
+def pathological_ms() -> float:
+    """Milliseconds of the slowest ``verify`` over :data:`PATHOLOGICAL`."""
+    slowest = 0.0
+    for response in PATHOLOGICAL.values():
+        start = time.perf_counter()
+        verify(response, "1")
+        slowest = max(slowest, time.perf_counter() - start)
+    return round(1000 * slowest, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=None, help="symbolic budget per call (default: verifier's)")
@@ -92,6 +113,7 @@ def main() -> None:
                 print(f"{name}: {p!r} vs {g!r}", file=sys.stderr)
     report.update(calls=calls, seconds=round(seconds, 3), calls_per_s=round(calls / seconds, 1))
     report.update(symbolic_rate(cases, args.timeout))
+    report["pathological_ms"] = pathological_ms()
     report["worker_startup_s"] = round(startup_s, 3)
     print(json.dumps(report))
 

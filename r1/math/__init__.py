@@ -14,7 +14,7 @@ worker subprocess started on first need (see :mod:`r1.math.worker`).
 
 from __future__ import annotations
 
-from r1.math.equivalence import DEFAULT_TIMEOUT, is_equivalent, verify
+from r1.math.equivalence import default_timeout, is_equivalent, verify
 from r1.math.extract import extract_answer, last_boxed
 from r1.math.normalize import normalize
 from r1.math.worker import get_worker, shutdown_worker
@@ -25,12 +25,17 @@ def warm_up(wait: bool = True) -> None:
 
     ``wait=False`` starts it in the background (training loops call this before loading
     the model, so sympy's import overlaps with it instead of stalling a later step).
+
+    Raises:
+        ConfigError: ``R1_MATH_TIMEOUT`` is set to anything but a positive number of
+            seconds; checked here so that a run stops before its work starts.
     """
+    default_timeout()
     get_worker().start(wait=wait)
 
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
+    "default_timeout",
     "extract_answer",
     "is_equivalent",
     "last_boxed",

@@ -10,10 +10,10 @@ identities ``simplify`` misses (``\\cot x`` vs ``\\cos x / \\sin x``).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import sympy
 
+from r1.math.cache import WORKER_BYTES, verdict_cache
 from r1.math.compare import Undecided, compare_answers, fast_atoms_equal
 from r1.math.latex import ParseError, TooLarge, parse_latex
 from r1.math.numbers import REL_TOL
@@ -28,7 +28,7 @@ _PROBE_VALUES = tuple(sympy.Rational(p, q) for p, q in ((37, 101), (149, 113), (
 """Probe points: awkward rationals, unlikely to sit on a pole or a special angle."""
 
 
-@lru_cache(maxsize=16_384)
+@verdict_cache(WORKER_BYTES)
 def answers_equivalent(prediction: str, gold: str) -> bool:
     """Full comparison of two answers with sympy leaves; the worker's entry point."""
     return compare_answers(prediction, gold, atoms_equal, equations_equivalent)

@@ -15,15 +15,18 @@ Protocol: one JSON line per message over the child's stdin/stdout.
 ``["ready"]`` once started, then ``[id, prediction, gold]`` → ``[id, bool]``.
 One worker serves a whole process; a lock serialises calls from its threads.
 After ``fork`` (data-loader workers) the child process forgets its parent's
-worker and starts its own.
+worker and starts its own. A worker dies with the process that started it, even
+in the middle of a comparison (see :func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +36,10 @@ from typing import IO, Any
 
 STARTUP_TIMEOUT = 120.0
 """Seconds allowed for a fresh worker to import sympy; not part of a call's budget."""
+WATCHDOG_INTERVAL = 0.2
+"""Seconds between a worker's checks that its parent still lives, where the kernel cannot tell it."""
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _EOF = object()
@@ -106,6 +113,12 @@ class SympyWorker:
                 self._kill()
                 self._spawn_quietly()
 
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while one is running, else ``None``."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def close(self) -> None:
         """Stop the worker; a later call starts a new one."""
         with self._lock:
@@ -132,9 +145,16 @@ class SympyWorker:
 
     def _spawn(self) -> None:
         """Start a worker process and its reader thread, without waiting for it to be ready."""
+        # The kernel ties a parent-death signal to the thread that starts the child, not to its
+        # process: it is only asked for when that thread is the main one, which lives as long as
+        # the process. A worker started from another thread relies on its watchdog alone.
+        from_main_thread = threading.current_thread() is threading.main_thread()
         # sys.path[0] is the working directory under -c; replace it, so that a folder named
         # like a module (r1/math shadows the stdlib's math when run from r1/) cannot interfere
-        code = f"import sys; sys.path[0] = {_PACKAGE_ROOT!r}; from r1.math.worker import serve; serve()"
+        code = (
+            f"import sys; sys.path[0] = {_PACKAGE_ROOT!r}; from r1.math.worker import serve; "
+            f"serve({os.getpid()}, {from_main_thread})"
+        )
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", code],
@@ -221,8 +241,58 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def serve() -> None:
-    """Worker main loop: answer comparison requests read from stdin until it closes."""
+def die_with_parent(parent_pid: int, parent_death_signal: bool) -> None:
+    """End this process as soon as ``parent_pid``, the process that started it, dies.
+
+    A worker notices its parent's end only when its stdin closes, and it reads
+    stdin only between comparisons: killed mid-comparison, the parent would leave
+    the worker spinning at 100 % CPU on a pathological expression forever.
+
+    Args:
+        parent_pid: The parent's process id, as the parent saw it.
+        parent_death_signal: Whether the kernel may deliver the end: on Linux the
+            worker asks (``prctl(PR_SET_PDEATHSIG, SIGKILL)``) to be killed when the
+            thread that started it ends, which the parent allows only from its main
+            thread. Otherwise, and where ``prctl`` is unavailable, a watchdog thread
+            checks ``os.getppid()`` every :data:`WATCHDOG_INTERVAL` seconds; a
+            worker is re-parented when its parent dies.
+    """
+    armed = parent_death_signal and _set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="r1-sympy-watchdog").start()
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    """Ask Linux to send ``signum`` to this process when its parent thread ends; ``False`` if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        args = (ctypes.c_ulong(signum), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        return libc.prctl(_PR_SET_PDEATHSIG, *args) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Watchdog thread: exit the whole process once it has been re-parented (its parent died)."""
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_INTERVAL)
+    os._exit(1)
+
+
+def serve(parent_pid: int | None = None, parent_death_signal: bool = False) -> None:
+    """Worker main loop: answer comparison requests read from stdin until it closes.
+
+    Args:
+        parent_pid: The starting process's id; when given, the worker dies with it
+            (see :func:`die_with_parent`).
+        parent_death_signal: See :func:`die_with_parent`.
+    """
+    if parent_pid is not None:
+        die_with_parent(parent_pid, parent_death_signal)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything sympy prints must not corrupt the protocol
     sys.stdout = sys.stderr

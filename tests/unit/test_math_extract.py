@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from r1.math import extract_answer, normalize
+from r1.math import extract_answer, last_boxed, normalize, verify
+from r1.math.extract import MAX_SCAN_CHARS
 from r1.math.normalize import brace_arguments
 
 
@@ -28,10 +31,61 @@ from r1.math.normalize import brace_arguments
         ("\\boxed{}", None),
         ("", None),
         ("<answer>  </answer>", None),
+        ("<answer>a<answer>b</answer>", "a<answer>b"),  # a tag closes at the first </answer> after it
+        ("<answer>1</answer> 2</answer>", "1"),
+        ("<answer>1</answer><answer>2", "1"),
+        ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),  # escaped braces are not braces
+        ("\\boxed{3} \\boxed{a\\}", "3"),
+        ("\\boxed{3} \\boxed{ }", "3"),  # an empty box falls back to the one before
+        ("\\boxed{\\boxed{4}", "4"),
+        ("\\boxed{1}\\boxed", "1"),
+        ("\\boxed\t{8}", "8"),
+        ("\\boxedx{8}", None),
+        ("#### 5\n#### \t\n", None),  # the last #### line wins, even when it is empty
+        ("x\n####\n", None),
+        ("  ####  42 \r\n", "42"),
     ],
 )
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
+
+
+PATHOLOGICAL_RESPONSES = [
+    pytest.param("\\boxed{1" * 4_000, id="unclosed-boxes"),
+    pytest.param("<answer>" * 8_000, id="unclosed-tags"),
+    pytest.param("<answer>\\boxed{1" * 6_000 + "</answer>", id="unclosed-boxes-in-nested-tags"),
+    pytest.param("\\boxed{" * 50_000, id="open-braces"),
+    pytest.param("\\boxed{\\" * 50_000, id="escapes"),
+    pytest.param("#### a" + " " * 1_000_000 + "b", id="long-hash-line"),
+    pytest.param("\n" * 1_000_000, id="blank-lines"),
+]
+
+
+@pytest.mark.parametrize("response", PATHOLOGICAL_RESPONSES)
+def test_extraction_time_is_linear_and_bounded(response):
+    """Extraction runs in the caller's thread, outside the symbolic stage's time budget.
+
+    ``verify`` took 4.3 s, 2.2 s, 33 s and more than 300 s on the first four when each
+    box and tag was matched by its own scan to the end of the text. One pass each now
+    (and the search stops MAX_SCAN_CHARS from the end): 3 ms, 0.4 ms, 11 ms and 16 ms
+    on a shared 2-core machine. The bound is loose so that a loaded machine cannot
+    fail it; a quadratic scan does.
+    """
+    start = time.perf_counter()
+    assert verify(response, "1") is False
+    assert last_boxed(response) is None
+    assert time.perf_counter() - start < 0.5
+
+
+def test_only_the_last_characters_are_searched():
+    filler = "x " * MAX_SCAN_CHARS
+    assert extract_answer("\\boxed{1}" + filler + "\\boxed{2}") == "2"
+    assert extract_answer("<answer>1</answer>" + filler + "<answer>2</answer>") == "2"
+    assert extract_answer("\\boxed{1}" + filler) is None
+    assert last_boxed("\\boxed{1}" + filler) is None
+    # where the search starts mid-line, that is not the start of a line
+    assert extract_answer("y#### 5" + "z" * (MAX_SCAN_CHARS - 6)) is None
+    assert extract_answer("y\n#### 5" + "z" * (MAX_SCAN_CHARS - 6)) == "5" + "z" * (MAX_SCAN_CHARS - 6)
 
 
 def test_answer_tag_beats_box_outside_it():
