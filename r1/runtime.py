@@ -1,4 +1,15 @@
-"""Process-wide settings that make PyTorch on CPU faster; applied once when a phase starts.
+"""Process-wide settings (the config's ``runtime`` node), applied once by ``r1.run`` before a phase starts.
+
+Both make training on a CPU faster and change no result beyond float rounding:
+
+* ``runtime.keep_freed_memory``: glibc's malloc keeps freed memory (below);
+* ``runtime.fast_paths``: r1's fast paths for sampling and scoring (:mod:`r1.models.fast`,
+  which reads the switch through :func:`fast_paths_enabled`); false runs transformers'
+  own forward everywhere.
+
+Code that runs without ``r1.run`` (a notebook, a test) gets the values
+``conf/config.yaml`` ships until :func:`apply` is called; :func:`forced_fast_paths`
+sets the switch for one block, so that tests can compare both paths.
 
 **Keep freed memory.** PyTorch's CPU allocator hands every tensor to glibc's ``malloc``
 and frees it when the tensor dies. Tensors above glibc's mmap threshold (128 KiB at
@@ -9,16 +20,24 @@ GRPO update took about 1,400 page faults per step; raising glibc's mmap and trim
 thresholds (``mallopt``, the same as ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``
 set before start-up) lets freed blocks be reused instead: the faults fall to a few dozen
 and the update (reference forward, policy forward and backward, AdamW) runs 13-25 %
-faster on 2 CPU cores. The cost is that the process keeps its peak heap instead of
-shrinking after it. Other C libraries (musl, macOS, Windows) are left alone.
+faster on 2 CPU cores (``docs/FINDINGS.md``, keeping freed memory). The cost is that the
+process keeps its peak heap instead of shrinking after it. Other C libraries (musl,
+macOS, Windows) are left alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from r1.paths import conf_dir
+from r1.settings import build_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +49,55 @@ MMAP_THRESHOLD_BYTES = 32 << 20  # blocks below this come from the heap and are 
 TRIM_THRESHOLD_BYTES = 1 << 30  # free memory kept at the top of the heap before any is returned to the kernel
 
 _applied: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeSettings:
+    """The ``runtime`` node of ``conf/config.yaml``."""
+
+    keep_freed_memory: bool
+    """glibc's malloc reuses freed tensors' memory instead of page-faulting fresh pages each step (module docstring)."""
+    fast_paths: bool
+    """r1's fast decoder, fused scoring forward, shared-prompt scoring and CPU experts (:mod:`r1.models.fast`); false = transformers' forward."""
+
+
+_settings: RuntimeSettings | None = None
+
+
+def apply(node: Any) -> RuntimeSettings:
+    """Check the config's ``runtime`` node and apply it to this process (one ``ConfigError`` line on a bad value)."""
+    global _settings
+    settings = build_settings(RuntimeSettings, node, prefix="runtime")
+    keep_freed_memory(settings.keep_freed_memory)
+    _settings = settings
+    return settings
+
+
+def current() -> RuntimeSettings:
+    """The settings in force: the last :func:`apply`'s, else those ``conf/config.yaml`` ships."""
+    global _settings
+    if _settings is None:
+        from omegaconf import OmegaConf
+
+        _settings = build_settings(RuntimeSettings, OmegaConf.load(conf_dir() / "config.yaml").get("runtime"), prefix="runtime")
+    return _settings
+
+
+def fast_paths_enabled() -> bool:
+    """Whether r1's fast paths may run (``runtime.fast_paths``)."""
+    return current().fast_paths
+
+
+@contextmanager
+def forced_fast_paths(enabled: bool) -> Iterator[None]:
+    """Within the block, the fast paths are on (``True``) or off (``False``), whatever the config says."""
+    global _settings
+    previous = current()
+    _settings = dataclasses.replace(previous, fast_paths=bool(enabled))
+    try:
+        yield
+    finally:
+        _settings = previous
 
 
 def keep_freed_memory(enabled: bool = True) -> bool:

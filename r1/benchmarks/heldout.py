@@ -10,9 +10,12 @@ what the model saw in training.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1.protocols import Sample, Task
+
+if TYPE_CHECKING:
+    from r1.plugins import Registry
 
 
 class HeldoutBenchmark:
@@ -22,32 +25,37 @@ class HeldoutBenchmark:
         task: The task: its config node (``{name: arithmetic, digits: [2, 3], ...}``,
             what ``task: ${task}`` in the YAML passes), a registered task name, or a
             task object.
-        n: Problems to draw from the split.
+        n: Problems to draw from the split (``conf/benchmark/heldout.yaml`` sets it).
         seed: Which problems (the same seed gives the same problems).
         split: The split to evaluate (``test``; ``train`` measures memorisation).
         think_prefilled: The chat template already writes ``<think>``.
-        k: Samples per problem under the R1 protocol (``default_k``).
+        k: Samples per problem under the R1 protocol (``default_k``); the eval phase applies
+            ``benchmark.k`` from the YAML itself, so this matters only to direct callers.
         limit: Keep only the first ``limit`` problems.
         max_new_tokens: This benchmark's generation budget, if it needs its own.
+        registry: The plugin registry that builds a task given by name or config node
+            (r1's registry passes itself when it builds this benchmark).
     """
 
     name = "heldout"
 
     def __init__(
         self,
-        task: Mapping[str, Any] | str | Task = "arithmetic",
-        n: int = 100,
-        seed: int = 0,
+        task: Mapping[str, Any] | str | Task,
+        n: int,
+        seed: int,
         split: str = "test",
         think_prefilled: bool = False,
         k: int = 4,
         limit: int | None = None,
         max_new_tokens: int | None = None,
+        *,
+        registry: Registry | None = None,
     ) -> None:
         if isinstance(task, (str, Mapping)):
-            from r1.plugins import get_registry
-
-            task = get_registry().build("task", task)
+            if registry is None:
+                raise ValueError("a task given by name or config node needs the plugin registry that builds it (registry=...)")
+            task = registry.build("task", task)
         self.task = task
         self.n = int(n)
         self.seed = int(seed)

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1.errors import ConfigError
 from r1.filters.text import group_key
 from r1.protocols import Filter, Sample
+
+if TYPE_CHECKING:
+    from r1.plugins import Registry
 
 CAP = "max_per_prompt"
 """The name under which samples dropped by the per-prompt cap are counted."""
@@ -50,17 +53,13 @@ class CascadeResult:
     errors: int = 0  # samples a filter raised on (rejected)
 
 
-def build_filters(specs: Sequence[str | Mapping[str, Any]] | None, registry: Any = None) -> list[Step]:
+def build_filters(specs: Sequence[str | Mapping[str, Any]] | None, registry: Registry) -> list[Step]:
     """Build the filters a config lists; ``required`` is read here, the rest goes to the factory.
 
     Args:
         specs: A list of filter names or ``{name: ..., <options>}`` mappings.
-        registry: The plugin registry; ``None`` = :func:`r1.plugins.get_registry`.
+        registry: The plugin registry that builds them: the run's, so ``plugins.blocked`` holds.
     """
-    if registry is None:
-        from r1.plugins import get_registry
-
-        registry = get_registry()
     if specs is None:
         return []
     if isinstance(specs, (str, Mapping)):

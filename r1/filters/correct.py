@@ -21,6 +21,9 @@ class CorrectFilter:
     name = "correct"
 
     def __init__(self, timeout: float | None = None) -> None:
+        from r1.math import time_budget
+
+        time_budget(timeout)  # a bad budget (or R1_MATH_TIMEOUT) is one line now, not at the first comparison
         self.timeout = timeout
 
     def __call__(self, samples: list[Sample]) -> list[bool]:

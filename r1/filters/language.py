@@ -2,8 +2,8 @@
 
 DeepSeek-R1-Zero's reasoning drifted between languages; R1 kept only samples
 whose chain of thought is in the target language. The share of target-language
-words is measured as the ``language`` reward measures it (words told apart by
-script: Latin vs Han/kana/Hangul, ...; numbers and maths are neutral), so a
+words is measured as the ``language`` reward measures it (:mod:`r1.language`: words
+told apart by script, Latin vs Han/kana/Hangul, ...; numbers and maths neutral), so a
 sample is kept when that share reaches ``threshold``. A chain of thought with no
 words at all (``7+5+0=12``) is consistent by definition.
 """
@@ -11,7 +11,9 @@ words at all (``7+5+0=12``) is consistent by definition.
 from __future__ import annotations
 
 from r1.errors import ConfigError
+from r1.language import LANGUAGE_SCRIPTS, language_share
 from r1.protocols import Sample
+from r1.template import chain_of_thought, with_prefill
 
 
 class LanguageFilter:
@@ -27,8 +29,6 @@ class LanguageFilter:
     name = "language"
 
     def __init__(self, language: str = "en", threshold: float = 0.95, think_prefilled: bool = False) -> None:
-        from r1.rewards.language import LANGUAGE_SCRIPTS
-
         if language not in LANGUAGE_SCRIPTS:
             raise ConfigError(f"language filter: unknown language '{language}'; known: {', '.join(sorted(LANGUAGE_SCRIPTS))}")
         if not 0.0 <= float(threshold) <= 1.0:
@@ -38,9 +38,6 @@ class LanguageFilter:
         self.think_prefilled = bool(think_prefilled)
 
     def __call__(self, samples: list[Sample]) -> list[bool]:
-        from r1.rewards.language import language_share
-        from r1.template import chain_of_thought, with_prefill
-
         return [
             language_share(chain_of_thought(with_prefill(s["response"], self.think_prefilled)), self.language) >= self.threshold
             for s in samples

@@ -14,7 +14,7 @@ worker subprocess started on first need (see :mod:`r1.math.worker`).
 
 from __future__ import annotations
 
-from r1.math.equivalence import default_timeout, is_equivalent, verify
+from r1.math.equivalence import default_timeout, is_equivalent, time_budget, verify
 from r1.math.extract import extract_answer, last_boxed
 from r1.math.normalize import normalize
 from r1.math.worker import get_worker, shutdown_worker
@@ -36,6 +36,7 @@ def warm_up(wait: bool = True) -> None:
 
 __all__ = [
     "default_timeout",
+    "time_budget",
     "extract_answer",
     "is_equivalent",
     "last_boxed",

@@ -1,4 +1,4 @@
-"""Model builders and loaders. No training code lives here (DESIGN principle 6)."""
+"""Model builders and loaders. No training code lives here (``docs/DESIGN.md``, principle 6)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ to ~1.7 M parameters so the whole recipe runs on two CPU cores. Because it is
 ``DeepseekV3ForCausalLM``, checkpoints are ordinary Hugging Face folders that
 ``AutoModelForCausalLM`` (and vLLM) load unchanged.
 
-Builders take flat arguments and know nothing of training or config (DESIGN
-principle 6).
+Builders take flat arguments and know nothing of training or config
+(``docs/DESIGN.md``, principle 6).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 from r1.hookspecs import hookimpl
 from r1.rewards.accuracy import AccuracyReward
 from r1.rewards.format import FormatReward
-from r1.rewards.hybrid import DEFAULT_WEIGHTS, HybridReward
+from r1.rewards.hybrid import HybridReward
 from r1.rewards.language import LanguageReward
 from r1.rewards.length import CosineReward, LengthReward, SoftOverlongReward
 from r1.rewards.reasoning_steps import ReasoningStepsReward
@@ -51,7 +51,6 @@ def r1_rewards() -> dict[str, Callable[..., Any]]:
 
 __all__ = [
     "BUILTIN_REWARDS",
-    "DEFAULT_WEIGHTS",
     "AccuracyReward",
     "CosineReward",
     "FormatReward",

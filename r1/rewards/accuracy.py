@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1.math import verify
+from r1.math import time_budget, verify
 from r1.rewards.scoring import column, is_missing
 
 
@@ -24,6 +24,7 @@ class AccuracyReward:
     name = "accuracy"
 
     def __init__(self, timeout: float | None = None, answer_field: str = "answer") -> None:
+        time_budget(timeout)  # a bad budget (or R1_MATH_TIMEOUT) is one line now, not at the first comparison
         self.timeout = timeout
         self.answer_field = answer_field
 

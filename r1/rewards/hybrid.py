@@ -1,19 +1,23 @@
 """``hybrid``: a weighted sum of named rewards, each also reported on its own.
 
-``r_total = Σ weight · component``, with the R1 seed's defaults
-``accuracy 1.0 + format 0.3 + language 0.2``. Components are looked up by name
-in a reward registry, so a plugin's reward can be a component too.
+``r_total = Σ weight · component``; the weights R1 uses (``accuracy 1.0 + format
+0.3 + language 0.2``) are in ``conf/reward/hybrid.yaml``. Components are built by
+the plugin registry that builds the hybrid, so a plugin's reward can be a component
+too, and a blocked plugin's cannot.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from r1.rewards.scoring import RewardResult, safe_call, to_plain
+from r1.rewards.scoring import RewardResult, safe_call
+from r1.settings import to_plain
 
-DEFAULT_WEIGHTS: dict[str, float] = {"accuracy": 1.0, "format": 0.3, "language": 0.2}
+if TYPE_CHECKING:
+    from r1.plugins import Registry
+
 CORRECTNESS = "accuracy"
 """The component whose 1.0 means "correct" for ``gate_format_on_correct``."""
 
@@ -31,10 +35,8 @@ class HybridReward:
             only where the answer is correct. An additive format bonus, once
             normalised within a group, can rank a long wrong answer with good
             format above a short correct one; gating removes that incentive.
-        registry: ``{name: factory}`` to build components from; default the
-            built-in rewards. A name missing from it is looked up in r1's plugin
-            registry (:func:`r1.plugins.get_registry`), so an installed plugin's
-            reward works as a component without passing anything.
+        registry: The plugin registry that builds the components (r1's registry
+            passes itself when it builds a hybrid reward).
 
     Samples: a component's ``None`` (not applicable) is left out of the sum; the
     total is ``None`` when no component applies, when a component raised on the
@@ -45,18 +47,14 @@ class HybridReward:
 
     def __init__(
         self,
-        weights: Mapping[str, float] | None = None,
+        weights: Mapping[str, float],
+        *,
+        registry: Registry,
         components: Mapping[str, Mapping[str, Any]] | None = None,
         gate_format_on_correct: bool = False,
-        registry: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        if registry is None:
-            from r1.rewards import BUILTIN_REWARDS
-
-            registry = BUILTIN_REWARDS
-        plain_weights = to_plain(weights) if weights is not None else dict(DEFAULT_WEIGHTS)
         options = to_plain(components) or {}
-        self.weights = {str(k): float(v) for k, v in plain_weights.items()}
+        self.weights = {str(k): float(v) for k, v in to_plain(weights).items()}
         self.gate_format_on_correct = bool(gate_format_on_correct)
         unused = sorted(set(options) - set(self.weights))
         if unused:
@@ -112,21 +110,6 @@ class HybridReward:
         return total if applicable else None
 
 
-def _build(name: str, options: dict[str, Any], registry: Mapping[str, Callable[..., Any]]) -> Any:
-    """Build component ``name`` (or the factory named by its ``name`` option)."""
-    factory_name = options.pop("name", name)
-    factory = registry.get(factory_name) or _plugin_factory(factory_name)
-    if factory is None:
-        raise KeyError(f"hybrid reward: unknown component {factory_name!r}; known: {', '.join(sorted(registry))}")
-    return factory(**options)
-
-
-def _plugin_factory(name: str) -> Callable[..., Any] | None:
-    """A reward offered by an installed plugin, or ``None``."""
-    try:
-        from r1.plugins import get_registry
-
-        entries = get_registry().entries("reward")
-    except ImportError:
-        return None
-    return entries[name].factory if name in entries else None
+def _build(name: str, options: dict[str, Any], registry: Registry) -> Any:
+    """Build component ``name`` (or the reward named by its ``name`` option)."""
+    return registry.build("reward", {"name": options.pop("name", name), **options})

@@ -12,7 +12,7 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-from r1.math import verify
+from r1.math import time_budget, verify
 from r1.rewards.scoring import column, is_missing
 
 
@@ -57,6 +57,7 @@ class LengthReward:
     name = "length"
 
     def __init__(self, timeout: float | None = None) -> None:
+        time_budget(timeout)  # a bad budget (or R1_MATH_TIMEOUT) is one line now, not at the first comparison
         self.timeout = timeout
 
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
@@ -114,6 +115,7 @@ class CosineReward:
         self.min_value_wrong, self.max_value_wrong = float(min_value_wrong), float(max_value_wrong)
         self.min_value_correct, self.max_value_correct = float(min_value_correct), float(max_value_correct)
         self.max_len = int(max_len)
+        time_budget(timeout)  # a bad budget (or R1_MATH_TIMEOUT) is one line now, not at the first comparison
         self.timeout = timeout
 
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:

@@ -171,18 +171,3 @@ def reward_name(reward: Any) -> str:
         return name
     return getattr(reward, "__name__", type(reward).__name__)
 
-
-def to_plain(value: Any) -> Any:
-    """Hydra/OmegaConf containers as plain ``dict``/``list`` (recursively); anything else as is."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf ships with r1
-        DictConfig = ListConfig = ()  # type: ignore[assignment,misc]
-    else:
-        if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value

@@ -8,10 +8,10 @@ for generality:
   instead of prefilling every copy, and only the last position goes through the LM head.
 * **Drop finished rows.** When a sequence stops, its row leaves the batch and the
   cache, so later steps compute only live sequences.
-* **A decode step without per-module overhead.** For DeepSeek-V3 models (the tiny
-  default included) one decode step is a few dozen tensor ops over the model's
-  weights with weight-absorbed latent attention and a preallocated cache
-  (:mod:`r1.samplers.deepseek_v3`); other models use their own ``forward``
+* **A decode step without per-module overhead.** With ``runtime.fast_paths`` on, a
+  DeepSeek-V3 model's decode step (the tiny default's included) is a few dozen tensor
+  ops over its weights with weight-absorbed latent attention and a preallocated cache
+  (:mod:`r1.models.fast`); otherwise the model's own ``forward`` runs
   (:mod:`r1.samplers.decoding`).
 * **Little per-token Python.** Sampling is a few tensor ops (temperature, top-p,
   one inverse-CDF draw per row); there are no logits-processor lists or stopping-criteria objects.
@@ -30,7 +30,6 @@ from collections.abc import Sequence
 
 import torch
 
-from r1.errors import ConfigError
 from r1.samplers.decoding import decoder_for
 from r1.samplers.rollout import Rollout
 
@@ -93,16 +92,11 @@ class HFSampler:
         stop_strings: generation also stops after these (when they are single tokens;
             longer stop strings are matched on the decoded text).
         batch_size: prompts prefilled together; ``None`` = all at once.
-        fast_decode: ``auto`` decodes with an architecture-specific step where r1 has one
-            (:mod:`r1.samplers.deepseek_v3`); ``off`` always calls the model's ``forward``.
     """
 
-    def __init__(self, stop_strings: Sequence[str] = ("</answer>",), batch_size: int | None = None, fast_decode: str | bool = "auto") -> None:
+    def __init__(self, stop_strings: Sequence[str] = ("</answer>",), batch_size: int | None = None) -> None:
         self.stop_strings = tuple(stop_strings)
         self.batch_size = batch_size
-        if fast_decode not in ("auto", "off", True, False):
-            raise ConfigError(f"sampler.fast_decode must be 'auto' or 'off', not {fast_decode!r}")
-        self.fast_decode = fast_decode
 
     def update_weights(self, model) -> None:
         """Nothing to do: this sampler generates with the training model itself."""
@@ -145,7 +139,7 @@ class HFSampler:
         stops = torch.tensor(stop_token_ids(tokenizer, self.stop_strings), device=device)
         text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
 
-        decoder = decoder_for(model, self.fast_decode)
+        decoder = decoder_for(model)
         logits = decoder.prefill(prompt_ids, prompt_mask, num_samples, max_new_tokens)
         if num_samples > 1:
             prompt_ids = prompt_ids.repeat_interleave(num_samples, dim=0)

@@ -23,11 +23,11 @@ from r1.benchmarks.scoring import (
     evaluate_responses,
     score_benchmark,
 )
-from r1.errors import ConfigError, DataError
+from r1.errors import ConfigError, DataError, PluginError
 from r1.overrides import group_options
 from r1.paths import conf_dir, data_dir
 from r1.phases.evaluate import benchmark_specs
-from r1.plugins import get_registry
+from r1.plugins import Registry, create_plugin_manager, get_registry
 from r1.protocols import Benchmark
 
 # Gold solutions the verifier does not read, with why: none. (AIME 2024 #60 boxes its answer
@@ -143,12 +143,21 @@ def test_missing_file_or_field_is_a_one_line_data_error(tmp_path):
 
 
 def test_heldout_uses_the_task_split_and_checker():
-    bench = HeldoutBenchmark(task={"name": "arithmetic", "digits": [2]}, n=10, seed=3)
+    registry = get_registry(autoload=False)
+    bench = registry.build("benchmark", {"name": "heldout", "task": {"name": "arithmetic", "digits": [2]}, "n": 10, "seed": 3, "k": 4})
     samples = bench.load()
     assert len(samples) == 10 and isinstance(bench, Benchmark)
     metrics = evaluate_responses(bench, samples, [[s["response"], "<think></think><answer>0</answer>"] for s in samples])
     assert metrics["pass@1"] == 0.5 and metrics["pass@k"] == 1.0 and metrics["maj@k"] == 1.0
-    assert HeldoutBenchmark(task="arithmetic", n=10, limit=3).load() == HeldoutBenchmark(task="arithmetic", n=3).load()
+    first = HeldoutBenchmark(task="arithmetic", n=10, seed=0, k=4, limit=3, registry=registry).load()
+    assert first == HeldoutBenchmark(task="arithmetic", n=3, seed=0, k=4, registry=registry).load()
+
+
+def test_heldout_builds_its_task_with_the_registry_that_builds_it():
+    """plugins.blocked holds for the task too: with the built-in tasks blocked, the task is not found."""
+    registry = Registry(create_plugin_manager(blocked=["r1.tasks"], autoload=False))
+    with pytest.raises(PluginError, match="task 'arithmetic'"):
+        registry.build("benchmark", {"name": "heldout", "task": "arithmetic", "n": 3, "seed": 0, "k": 1})
 
 
 def test_suite_specs_expand_and_share_protocol_keys():

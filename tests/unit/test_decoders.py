@@ -1,4 +1,4 @@
-"""The fused DeepSeek-V3 prefill and decode step compute what the model's own forward computes.
+"""The fast DeepSeek-V3 prefill and decode step (r1/models/fast/deepseek_v3_decoder.py) compute what the model's own forward computes.
 
 Each variant of the architecture the fast path folds differently (rotary layout,
 query LoRA, biases, routing options, shared-expert count, the large-expert loop)
@@ -11,9 +11,10 @@ import pytest
 import torch
 from transformers import DeepseekV3Config, DeepseekV3ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
-import r1.samplers.deepseek_v3 as deepseek_v3
+import r1.models.fast.deepseek_v3_decoder as fast_decoder
+from r1.models.fast.deepseek_v3_decoder import DeepseekV3Decoder
+from r1.runtime import forced_fast_paths
 from r1.samplers.decoding import HFCacheDecoder, decoder_for
-from r1.samplers.deepseek_v3 import DeepseekV3Decoder
 
 VOCAB = 96
 
@@ -88,19 +89,21 @@ def test_fast_decode_step_matches_the_model_forward(changes):
 
 
 def test_large_experts_take_the_per_expert_loop_and_still_match(monkeypatch):
-    monkeypatch.setattr(deepseek_v3, "DENSE_EXPERTS_MAX_MACS", 0)
+    monkeypatch.setattr(fast_decoder, "DENSE_EXPERTS_MAX_MACS", 0)
     model = deepseek()
     decoder = DeepseekV3Decoder(model)
     assert all(feed_forward.up is None for _, feed_forward in decoder.layers[1:])
     assert_same_logits(model)
 
 
-def test_decoder_choice():
+def test_decoder_choice_follows_the_fast_paths_switch():
     model = deepseek()
-    assert isinstance(decoder_for(model), DeepseekV3Decoder)
-    assert isinstance(decoder_for(model, fast="off"), HFCacheDecoder)
     config = Qwen3Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=16)
-    assert isinstance(decoder_for(Qwen3ForCausalLM(config)), HFCacheDecoder)  # no fast path: the model's own forward
+    with forced_fast_paths(True):
+        assert isinstance(decoder_for(model), DeepseekV3Decoder)
+        assert isinstance(decoder_for(Qwen3ForCausalLM(config)), HFCacheDecoder)  # no fast path: the model's own forward
+    with forced_fast_paths(False):
+        assert isinstance(decoder_for(model), HFCacheDecoder)
 
 
 def test_decoder_sees_weights_changed_between_batches():
@@ -123,7 +126,7 @@ def test_decoder_sees_weights_changed_between_batches():
 
 
 def test_long_prompt_batches_prefill_through_the_model_forward_and_still_match(monkeypatch):
-    monkeypatch.setattr(deepseek_v3, "FUSED_PREFILL_MAX_TOKENS", 0)
+    monkeypatch.setattr(fast_decoder, "FUSED_PREFILL_MAX_TOKENS", 0)
     assert_same_logits(deepseek(q_lora_rank=24))
 
 

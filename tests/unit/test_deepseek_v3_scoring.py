@@ -1,4 +1,4 @@
-"""The fused DeepSeek-V3 scoring forward gives the model's own logits and gradients.
+"""The fused DeepSeek-V3 scoring forward (r1/models/fast/deepseek_v3_scoring.py) gives the model's own logits and gradients.
 
 Each architecture variant the fused forward folds differently (rotary layout, query
 LoRA, biases, routing options, shared-expert count) is checked against a full-sequence
@@ -11,11 +11,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-import r1.models.deepseek_v3_scoring as scoring
+import r1.models.fast.deepseek_v3_scoring as scoring
 from r1.models.completion_logits import completion_logits, full_sequence_logits
+from r1.runtime import forced_fast_paths
 from tests.unit.test_decoders import VARIANTS, VOCAB, deepseek, prompts
 
 GROUP = 3
+
+
+@pytest.fixture(autouse=True)
+def fast_paths_on():
+    """Whatever the shipped config says, these tests are about the fast path."""
+    with forced_fast_paths(True):
+        yield
 
 
 def batch():
@@ -30,14 +38,14 @@ def batch():
     return prompt_ids, prompt_mask, completion_ids.masked_fill(completion_mask == 0, 0), completion_mask, groups
 
 
-def scored(model, fast: bool, groups=None, rows=None):
+def scored(model, fast: bool, groups, rows=None):
     """Logits and every parameter's gradient of the completions' summed log-probs."""
     prompt_ids, prompt_mask, completion_ids, completion_mask, _ = batch()
     pick = (lambda t: t) if rows is None else (lambda t: t[rows])
     completion_ids, completion_mask = pick(completion_ids), pick(completion_mask)
     model.zero_grad()
     if fast:
-        logits = completion_logits(model, pick(prompt_ids), pick(prompt_mask), completion_ids, completion_mask, groups, fast=True)
+        logits = completion_logits(model, pick(prompt_ids), pick(prompt_mask), completion_ids, completion_mask, groups)
     else:
         logits = full_sequence_logits(model, pick(prompt_ids), pick(prompt_mask), completion_ids, completion_mask)
     logprobs = logits.log_softmax(-1).gather(-1, completion_ids[..., None])[..., 0]
@@ -46,9 +54,9 @@ def scored(model, fast: bool, groups=None, rows=None):
     return logits.detach(), completion_mask.bool(), grads
 
 
-def assert_same(model, groups=None, rows=None):
+def assert_same(model, groups, rows=None):
     assert scoring.supports(model, grad=True)
-    expected, real, expected_grads = scored(model, fast=False, rows=rows)
+    expected, real, expected_grads = scored(model, fast=False, groups=groups, rows=rows)
     got, _, grads = scored(model, fast=True, groups=groups, rows=rows)
     assert got.shape == expected.shape
     torch.testing.assert_close(got[real], expected[real], atol=2e-5, rtol=2e-5)
@@ -67,7 +75,7 @@ def test_fused_scoring_matches_the_model_forward_in_logits_and_gradients(changes
 
 def test_rows_without_groups_and_partial_groups_in_any_order():
     model = deepseek().train()
-    assert_same(model, groups=None)  # every row its own prompt
+    assert_same(model, groups=torch.arange(batch()[0].shape[0]))  # every row its own prompt
     rows = torch.tensor([7, 0, 2, 6, 4])
     assert_same(model, groups=rows // GROUP, rows=rows)
 
@@ -83,7 +91,7 @@ def test_one_token_completions_need_only_the_prompts():
 
 def test_the_default_tiny_model_takes_the_fused_path(monkeypatch):
     from r1.models import build_tiny_moe, load_tiny_tokenizer
-    from r1.models.experts import use_fast_experts
+    from r1.models.fast import use_fast_experts
 
     tokenizer = load_tiny_tokenizer()
     model = use_fast_experts(build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, seed=4))
@@ -101,11 +109,12 @@ def test_cases_it_turns_down_fall_back_to_the_model_forward(monkeypatch):
     monkeypatch.setattr(scoring, "completion_logits", lambda *a: pytest.fail("the fused forward must not run"))
     prompt_ids, prompt_mask, completion_ids, completion_mask, groups = batch()
 
-    def run(**kwargs):
+    def run():
         with torch.no_grad():
-            return completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask, groups, **kwargs)
+            return completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask, groups)
 
-    run(fast=False)  # switched off (phase.fused_forward=false)
+    with forced_fast_paths(False):  # switched off (runtime.fast_paths=false)
+        run()
     with monkeypatch.context() as patch:
         patch.setattr(scoring, "SCORES_MAX_ELEMENTS", 10)  # attention scores too large to materialise
         run()

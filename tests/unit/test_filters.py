@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from r1.errors import ConfigError
+from r1.errors import ConfigError, PluginError
 from r1.filters.cascade import CAP, apply_filters, build_filters
 from r1.filters.consistent import ConsistentFilter, column_sum_answer
 from r1.filters.correct import CorrectFilter
@@ -17,7 +17,7 @@ from r1.filters.language import LanguageFilter
 from r1.filters.length import LengthFilter
 from r1.overrides import group_options
 from r1.paths import conf_dir
-from r1.plugins import get_registry
+from r1.plugins import Registry, create_plugin_manager, get_registry
 from r1.protocols import Filter
 
 GOOD = "<think>7+5+0=12 4+8+1=13</think><answer>132</answer>"
@@ -131,14 +131,23 @@ def test_dedup_within_a_prompt_only():
 
 
 def test_decontaminate_against_shipped_benchmarks():
-    f = DecontaminateFilter()
+    registry = get_registry(autoload=False)
+    f = registry.build("filter", "decontaminate")
     from r1.benchmarks.math import math500
 
     problem = math500(limit=1).load()[0]["problem"]
     reworded = "Homework: " + problem.upper().replace(",", " ,")  # case, punctuation and a prefix do not hide it
     fresh = "A farmer has seventeen sheep and buys nine more at the market on a sunny Tuesday afternoon."
     assert f([sample(GOOD, prompt=p) for p in (problem, reworded, fresh, "47+85")]) == [False, False, True, True]
-    assert DecontaminateFilter(benchmarks=["aime24"], n=8)([sample(GOOD, prompt=problem)]) == [True]
+    assert DecontaminateFilter(benchmarks=["aime24"], n=8, registry=registry)([sample(GOOD, prompt=problem)]) == [True]
+
+
+def test_decontaminate_loads_benchmarks_with_the_registry_that_builds_it():
+    """plugins.blocked holds for the benchmarks too: with the built-in benchmarks blocked, math500 is not found."""
+    registry = Registry(create_plugin_manager(blocked=["r1.benchmarks"], autoload=False))
+    f = registry.build("filter", {"name": "decontaminate", "benchmarks": ["math500"], "n": 8})
+    with pytest.raises(PluginError, match="benchmark 'math500'"):
+        f([sample(GOOD)])
 
 
 def test_cascade_counts_each_rejection_once_and_caps_per_prompt():

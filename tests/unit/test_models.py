@@ -10,6 +10,7 @@ from r1.errors import DataError
 from r1.models import build_tiny_tokenizer, load_model, load_tiny_tokenizer
 from r1.models.tokenizer import TINY_TOKENIZER_DIR
 from r1.paths import conf_dir
+from r1.runtime import forced_fast_paths
 
 
 def model_config(option: str, **changes):
@@ -22,7 +23,8 @@ def model_config(option: str, **changes):
 
 @pytest.fixture(scope="module")
 def tiny():
-    return load_model(model_config("tiny_moe"))
+    with forced_fast_paths(True):
+        return load_model(model_config("tiny_moe"))
 
 
 def test_tiny_moe_is_a_deepseek_v3_mixture_of_experts_of_the_right_size(tiny):
@@ -106,7 +108,7 @@ def test_missing_model_path_is_one_clear_error():
 def test_loaded_moe_models_use_r1_experts_path_and_it_matches_transformers_bit_for_bit(tiny, tmp_path):
     import copy
 
-    from r1.models.experts import NAME
+    from r1.models.fast.experts import NAME
 
     model, _ = tiny
     assert model.config._experts_implementation == NAME
@@ -130,3 +132,9 @@ def test_loaded_moe_models_use_r1_experts_path_and_it_matches_transformers_bit_f
 def test_dense_models_keep_their_own_forward():
     model, _ = load_model(model_config("tiny_dense"))
     assert getattr(model.config, "_experts_implementation", None) != "r1_grouped"
+
+
+def test_with_the_fast_paths_off_moe_models_keep_transformers_experts():
+    with forced_fast_paths(False):
+        model, _ = load_model(model_config("tiny_moe"))
+    assert model.config._experts_implementation == "grouped_mm"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from r1.plugins import get_registry
 from r1.rewards import (
     BUILTIN_REWARDS,
     AccuracyReward,
@@ -236,6 +237,6 @@ def test_reward_yaml_builds_and_every_key_is_commented(path):
     for line in path.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             assert "#" in line or line.rstrip().endswith(":"), f"{path.name}: uncommented key: {line!r}"
-    reward = BUILTIN_REWARDS[cfg.name](**{k: v for k, v in cfg.items() if k != "name"})
+    reward = get_registry(autoload=False).build("reward", cfg)
     scores = reward([PERFECT], answer=["4"], prompt=["2+2"])
     assert len(scores) == 1

@@ -34,3 +34,61 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
         faults[mode] = int(result.stdout.split()[-1])
     # 136 MiB written in all: about 34,900 page faults by default, about 9,500 with it
     assert faults["on"] < faults["off"] / 2, faults
+
+
+def test_the_runtime_node_of_the_shipped_config_is_the_settings_class():
+    from omegaconf import OmegaConf
+
+    from r1.paths import conf_dir
+    from r1.runtime import RuntimeSettings
+    from r1.settings import settings_fields
+
+    node = OmegaConf.load(conf_dir() / "config.yaml").runtime
+    assert sorted(node) == sorted(settings_fields(RuntimeSettings))
+
+
+def test_the_fast_paths_switch_is_applied_read_and_forced():
+    import r1.runtime as runtime
+    from r1.models import fast
+
+    before = runtime.current()
+    try:
+        assert runtime.apply({"keep_freed_memory": False, "fast_paths": False}).fast_paths is False
+        assert not runtime.fast_paths_enabled() and not fast.enabled()
+        with runtime.forced_fast_paths(True):
+            assert fast.enabled()
+        assert not fast.enabled()  # the block's value does not outlive it
+        runtime.apply({"keep_freed_memory": False, "fast_paths": True})
+        assert fast.enabled()
+    finally:
+        runtime.apply({"keep_freed_memory": False, "fast_paths": before.fast_paths})
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ({"keep_freed_memory": True, "fast_paths": "off"}, "runtime.fast_paths must be true or false"),
+        ({"keep_freed_memory": True}, "runtime.fast_paths is not set"),
+        ({"keep_freed_memory": True, "fast_paths": True, "fast_path": False}, "unknown setting runtime.fast_path"),
+    ],
+)
+def test_a_bad_runtime_node_is_one_line(node, message):
+    from r1.errors import ConfigError
+    from r1.runtime import apply, current
+
+    before = current()
+    with pytest.raises(ConfigError, match=message):
+        apply(node)
+    assert current() == before  # nothing applied
+
+
+def test_without_apply_the_shipped_config_decides(monkeypatch):
+    """Code run without ``python -m r1.run`` (a notebook, a test) gets what conf/config.yaml ships."""
+    from omegaconf import OmegaConf
+
+    import r1.runtime as runtime
+    from r1.paths import conf_dir
+
+    monkeypatch.setattr(runtime, "_settings", None)  # a fresh process: nothing applied yet
+    shipped = OmegaConf.load(conf_dir() / "config.yaml").runtime
+    assert runtime.current() == runtime.RuntimeSettings(**shipped)

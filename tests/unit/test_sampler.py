@@ -8,6 +8,7 @@ import torch
 from r1.algorithms.logprobs import token_logprobs
 from r1.data.chat import format_prompt
 from r1.models import build_tiny_moe, load_tiny_tokenizer
+from r1.runtime import forced_fast_paths
 from r1.samplers.hf import HFSampler, sample_next
 
 
@@ -52,13 +53,12 @@ def test_rollouts_sampled_in_inference_mode_can_enter_autograd(tiny):
     assert model.lm_head.weight.grad is not None
 
 
-@pytest.mark.parametrize("fast_decode", ["auto", "off"])
-def test_recorded_logprobs_are_the_models_own(tiny, fast_decode):
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast-paths", "transformers-forward"])
+def test_recorded_logprobs_are_the_models_own(tiny, fast_paths):
     """GRPO uses them as the old policy's log-probs: they must equal a training forward's."""
     model, tokenizer, prompts = tiny
-    out = HFSampler(fast_decode=fast_decode).generate(
-        model, tokenizer, prompts, num_samples=3, max_new_tokens=10, temperature=0.8, return_logprobs=True, seed=5
-    )
+    with forced_fast_paths(fast_paths):
+        out = HFSampler().generate(model, tokenizer, prompts, num_samples=3, max_new_tokens=10, temperature=0.8, return_logprobs=True, seed=5)
     ids = torch.cat([out.prompt_ids, out.completion_ids], dim=1)
     attention = torch.cat([out.prompt_mask, out.completion_mask], dim=1)
     positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
@@ -71,8 +71,10 @@ def test_recorded_logprobs_are_the_models_own(tiny, fast_decode):
 
 def test_fast_and_generic_decoding_agree_greedily(tiny):
     model, tokenizer, prompts = tiny
-    fast = HFSampler(fast_decode="auto").generate(model, tokenizer, prompts, max_new_tokens=16, temperature=0.0)
-    generic = HFSampler(fast_decode="off").generate(model, tokenizer, prompts, max_new_tokens=16, temperature=0.0)
+    with forced_fast_paths(True):
+        fast = HFSampler().generate(model, tokenizer, prompts, max_new_tokens=16, temperature=0.0)
+    with forced_fast_paths(False):
+        generic = HFSampler().generate(model, tokenizer, prompts, max_new_tokens=16, temperature=0.0)
     assert fast.texts == generic.texts
     assert torch.equal(fast.completion_ids, generic.completion_ids)
 

@@ -10,16 +10,16 @@ nodes. This forward computes the same logits with fewer, larger ops:
   completion tokens whose next-token logits are scored (right padding dropped) go
   through the norms, projections and experts as one ``(tokens, hidden)`` matrix.
   transformers' forward would run the prompt once per completion and compute every
-  padding position; the prompt-shared path in :mod:`r1.models.completion_logits`
+  padding position; the prompt-shared path (:mod:`r1.models.fast.shared_prompt`)
   still needs two forwards.
-* **Weight-absorbed latent attention.** As in the sampler
-  (:func:`r1.samplers.deepseek_v3.fold_attention`), ``W_uk`` is folded into the query
+* **Weight-absorbed latent attention.** As in the fast decoder
+  (:func:`r1.models.fast.deepseek_v3.fold_attention`), ``W_uk`` is folded into the query
   projection and ``W_uv`` into the output projection, here with gradients flowing
   through the folding into the weights. Every head then attends over the shared
   ``(latent | rotary key)`` entries: two batched matmuls per layer and part, where
   transformers expands keys and values per head and calls the attention kernel.
 * **The model's own experts module** for the routed experts (on CPU, r1's sorted
-  grouped matmuls, :mod:`r1.models.experts`), and the shared experts' gate and up
+  grouped matmuls, :mod:`r1.models.fast.experts`), and the shared experts' gate and up
   projections as one matmul.
 
 Only attention needs the sequence layout. A prompt token attends causally to its own
@@ -40,16 +40,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from r1.samplers.deepseek_v3 import (
-    DeepseekV3Decoder,
-    _activation,
-    _rms_norm,
-    fold_attention,
-    has_static_rope,
-    project,
-    rope_table,
-    route,
-)
+from r1.models.fast.deepseek_v3 import FoldedAttention, activation, fold_attention, foldable, has_static_rope, project, rms_norm, rope_table, route
 from r1.scale import fsdp_units, recomputes_activations
 
 # Largest number of attention scores (all layers share the shape) this path materialises
@@ -59,7 +50,7 @@ SCORES_MAX_ELEMENTS = 1 << 24
 
 def supports(model, grad: bool) -> bool:
     """Whether this forward computes what ``model``'s own forward would, here and now."""
-    if fsdp_units(model) or not DeepseekV3Decoder.supports(model) or model.lm_head.weight.device.type != "cpu":
+    if fsdp_units(model) or not foldable(model) or model.lm_head.weight.device.type != "cpu":
         return False
     if grad and recomputes_activations(model):
         return False
@@ -145,7 +136,7 @@ def completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion
         x = _attention(fold_attention(layer, config), x, layout, heads, rank, rope)
         x = _feed_forward(layer, x)
     norm = model.model.norm
-    h = _rms_norm(x, norm.weight, norm.variance_epsilon)
+    h = rms_norm(x, norm.weight, norm.variance_epsilon)
     split = layout.prompt_tokens
     # The last position of a left-padded prompt is real: it predicts completion token 0.
     first = model.lm_head(h[:split].view(layout.prompts, layout.prompt_length, -1)[:, -1])
@@ -155,14 +146,14 @@ def completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion
     return torch.cat([first.index_select(0, layout.row_prompt)[:, None], rest.view(layout.rows, layout.inputs, vocab)], dim=1)
 
 
-def _attention(a, x: torch.Tensor, layout: _Layout, heads: int, rank: int, rope: int) -> torch.Tensor:
+def _attention(a: FoldedAttention, x: torch.Tensor, layout: _Layout, heads: int, rank: int, rope: int) -> torch.Tensor:
     """x + latent attention(x) over the flat token list (see the module docstring)."""
     tokens, width = x.shape[0], rank + rope
     # rows 0..heads-1: each head's latent query | rotary query; row ``heads``: the token's entry
     latent, rotary = project(a, x).view(tokens, heads + 1, width).split([rank, rope], dim=-1)
     rotary = rotary * layout.cos + rotary.roll(rope // 2, dims=-1) * layout.sin
     entries = torch.cat([latent, rotary], dim=-1)
-    entries[:, heads, :rank] = _rms_norm(latent[:, heads], a.latent_norm, a.latent_eps)
+    entries[:, heads, :rank] = rms_norm(latent[:, heads], a.latent_norm, a.latent_eps)
 
     split = layout.prompt_tokens
     prompt = entries[:split].view(layout.prompts, layout.prompt_length, heads + 1, width)
@@ -195,7 +186,7 @@ def _attend(queries: torch.Tensor, keys: torch.Tensor, bias: torch.Tensor, rank:
 def _feed_forward(layer, x: torch.Tensor) -> torch.Tensor:
     """x + MLP(x), or x + routed experts(x) + shared experts(x)."""
     norm, mlp = layer.post_attention_layernorm, layer.mlp
-    h = _rms_norm(x, norm.weight, norm.variance_epsilon)
+    h = rms_norm(x, norm.weight, norm.variance_epsilon)
     if not hasattr(mlp, "experts"):
         return x + _mlp(mlp, h)
     weights, experts = route(mlp.gate, h, score_bias=mlp.gate.e_score_correction_bias)
@@ -205,4 +196,4 @@ def _feed_forward(layer, x: torch.Tensor) -> torch.Tensor:
 def _mlp(mlp, h: torch.Tensor) -> torch.Tensor:
     """A gated MLP with its gate and up projections as one matmul."""
     gate, up = F.linear(h, torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])).chunk(2, dim=-1)
-    return F.linear(_activation(mlp.act_fn)(gate) * up, mlp.down_proj.weight)
+    return F.linear(activation(mlp.act_fn)(gate) * up, mlp.down_proj.weight)

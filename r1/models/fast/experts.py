@@ -10,8 +10,10 @@ grouped matmuls, gating, biases) is transformers' own, and on other devices, or 
 expert parallelism or post-expert norms, it hands over to transformers' function
 unchanged. Results are bit-identical (``tests/unit/test_models.py``).
 
-It registers under the name ``r1_grouped`` and :func:`use_fast_experts` selects it for a
-model that would use ``grouped_mm``; nothing about it is saved with the model.
+It registers under the name ``r1_grouped`` and :func:`select_sorted_experts` selects it
+for a model that would use ``grouped_mm`` (the seam, :func:`r1.models.fast.use_fast_experts`,
+calls it when a model is loaded with the fast paths on); nothing about it is saved with
+the model.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def sorted_experts_forward(self, hidden_states: torch.Tensor, top_k_index: torch
     return h.index_select(0, order.argsort()).view(tokens, top_k, -1).sum(dim=1).to(hidden_states.dtype)
 
 
-def use_fast_experts(model: nn.Module) -> nn.Module:
+def select_sorted_experts(model: nn.Module) -> nn.Module:
     """Switch ``model`` from transformers' ``grouped_mm`` experts to :func:`sorted_experts_forward`.
 
     Models without selectable experts (dense models, other implementations a user chose)
