@@ -41,9 +41,9 @@ def split_overrides(args: list[str]) -> tuple[list[str], bool]:
 def group_options(search_dirs: list[Path] | None = None) -> dict[str, list[str]]:
     """Every config group and its options, from r1's ``conf/`` and the plugins' config folders."""
     if search_dirs is None:
-        from r1.plugins import get_registry
+        from r1.plugins import config_dirs
 
-        search_dirs = [conf_dir(), *(Path(d) for d in get_registry().config_dirs())]
+        search_dirs = [conf_dir(), *(Path(d) for d in config_dirs())]
     groups: dict[str, set[str]] = {}
     for root in search_dirs:
         for group_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
@@ -53,7 +53,11 @@ def group_options(search_dirs: list[Path] | None = None) -> dict[str, list[str]]
 
 
 def check_overrides(args: list[str]) -> None:
-    """Raise :class:`ConfigError` for a malformed override or an unknown group option."""
+    """Raise :class:`ConfigError` for a malformed override or an unknown group option.
+
+    Also raises :class:`r1.errors.PluginError` when a plugin's config file has the name
+    of one of r1's own, here (one line) rather than from Hydra's search path (a traceback).
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ChoiceSweep
     from hydra.errors import OverrideParseException
@@ -61,6 +65,7 @@ def check_overrides(args: list[str]) -> None:
     modes = [a for a in args if a.split("=", 1)[0] in _MODE_FLAGS]
     if len(modes) > 1:
         raise ConfigError(f"use only one of --run, --multirun/-m, --cfg, --info, --shell-completion at a time (got {' '.join(modes)})")
+    groups = group_options()
     overrides, multirun = split_overrides(args)
     if not overrides:
         return
@@ -72,7 +77,6 @@ def check_overrides(args: list[str]) -> None:
         except OverrideParseException as error:
             reason = str(error).splitlines()[0]
             raise ConfigError(f"cannot parse override '{text}': {reason}; write key=value or group=option") from error
-    groups = group_options()
     for override in parsed:
         group = override.key_or_group
         if override.is_delete() or group not in groups or override.package is not None:

@@ -151,7 +151,7 @@ def _convert(value: Any, expected: Any) -> Any:  # noqa: PLR0911 - one return pe
     if expected is type(None):
         return None if value is None else _MISMATCH
     if expected is bool:
-        # A switch given as a word (``phase.fused_forward=off``) arrives as the string "off".
+        # A switch given as a word (``runtime.fast_paths=off``) arrives as the string "off".
         return value if isinstance(value, bool) else _MISMATCH
     if expected is int:
         return value if isinstance(value, int) and not isinstance(value, bool) else _MISMATCH

@@ -4,6 +4,10 @@ Hydra discovers this module in the ``hydra_plugins`` namespace package. It asks
 r1's plugin manager for ``r1_config_dir`` folders, so that ``reward=my_reward``
 composes after ``pip install my-plugin`` with no edit to r1. It only acts on
 r1's own config (other Hydra apps in the same environment are left alone).
+
+Every installed plugin's folder is added, blocked ones too (the search path is
+fixed before ``plugins.blocked`` is read), and a plugin file named like one of
+r1's own is an error rather than silently shadowed (:func:`r1.plugins.config_dirs`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ class R1PluginsSearchPathPlugin(SearchPathPlugin):
         ours = str(conf_dir())
         if not any(ours in (element.path or "") for element in search_path.get_path()):
             return
-        from r1.plugins import get_registry
+        from r1.plugins import config_dirs
 
-        for folder in get_registry().config_dirs():
+        for folder in config_dirs():
             search_path.append(provider="r1-plugin", path=f"file://{folder}")
