@@ -35,6 +35,7 @@ from r1.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The floating-point types a config may name, by name: the one table (model loading reads it too)."""
 SHARDING = ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD")
 # The dtype FSDP gathers weights in, by the trainer's `precision` (absent: fp32).
 PARAM_DTYPES = {"bf16-mixed": "bfloat16", "bf16-true": "bfloat16", "16-mixed": "float16", "16-true": "float16"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from r1.benchmarks.scoring import gold_answer
 from r1.errors import ConfigError
 from r1.paths import data_dir
 from r1.protocols import Sample
@@ -41,24 +42,6 @@ SUITES: dict[str, dict[str, Any]] = {
 
 # Short metadata worth carrying into completions.jsonl (MATH-500's subject and level).
 _META_FIELDS = ("subject", "level", "url")
-
-
-def gold_answer(value: Any) -> str:
-    """The gold final answer as a string the verifier compares.
-
-    AMC stores ``27.0`` (a float), GSM8K a worked solution ending in ``#### 18``;
-    both become the bare answer. Anything else is kept as text (AIME's ``"025"``).
-    """
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value).strip()
-    if "####" in text:
-        text = text.rsplit("####", 1)[1].strip().replace(",", "")
-    return text
 
 
 class MathBenchmark:

@@ -20,6 +20,25 @@ CORRECT = 1.0 - 1e-9
 (partial credit, as a code benchmark may give, still counts toward pass@1's mean)."""
 
 
+def gold_answer(value: Any) -> str:
+    """A gold final answer, as stored in a problem file, as the string the verifier compares.
+
+    AMC stores ``27.0`` (a float), GSM8K a worked solution ending in ``#### 18``;
+    both become the bare answer. Anything else is kept as text (AIME's ``"025"``).
+    Benchmarks and rejection sampling read their problem files through it.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).strip()
+    if "####" in text:
+        text = text.rsplit("####", 1)[1].strip().replace(",", "")
+    return text
+
+
 @dataclass
 class Scored:
     """Per-response results, grouped by problem: ``scores[i][j]`` is response ``j`` to problem ``i``."""

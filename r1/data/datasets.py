@@ -24,13 +24,55 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from r1.errors import ConfigError, DataError
 from r1.protocols import Sample, Task
+from r1.seeds import derive_seed
+from r1.settings import bounded
 
 COLUMNS = ("prompt", "response", "answer")
+
+ANSWER_SCAN_FACTOR = 4
+"""``load_eval_samples`` reads up to this many rows per held-out prompt wanted, to find enough with an answer."""
+
+
+@dataclass
+class DataSettings:
+    """The ``data`` node (``conf/_data/default.yaml``): what SFT and distillation learn from and are validated on."""
+
+    path: str | None
+    """A file, a folder of files, a ``save_to_disk`` folder or a Hub id; null = the task's reference examples."""
+    name: str | None
+    """The Hub dataset's configuration (subset), if it has several."""
+    split: str
+    """Split of a Hub dataset or a saved ``DatasetDict``."""
+    prompt_field: str
+    """Field holding the user message (the chat template is applied later)."""
+    response_field: str
+    """Field holding the target response."""
+    answer_field: str | None
+    """Field holding the gold answer (optional for training; required in ``val_path``)."""
+    num_samples: int | None = bounded(ge=1)
+    """Examples drawn from the task when ``path`` is null."""
+    max_samples: int | None = bounded(ge=1)
+    """A cap on a dataset's rows (a random subset, fixed by the seed); null = every row."""
+    mixture: list[dict[str, Any]] | None
+    """Several sources with ratios instead of ``path`` (each entry inherits the fields above)."""
+    mixture_size: int | None = bounded(ge=1)
+    """Examples in the mixture; null = as many as the ratios allow without repeating any."""
+    max_length: int = bounded(ge=2)
+    """Tokens per example (prompt + response + EOS); longer responses are cut."""
+    mask_prompt: bool
+    """Labels -100 on prompt tokens: the loss covers the response only."""
+    val_path: str | None
+    """Held-out prompts with answers; null = the task's test split (disjoint from training)."""
+    val_split: str
+    """Split of ``val_path`` when it is a Hub dataset or a saved ``DatasetDict``."""
+    val_size: int = bounded(ge=0)
+    """Held-out prompts per validation (0 = no validation)."""
 
 # File suffix -> the `datasets` builder that reads it.
 _BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
@@ -200,7 +242,7 @@ def load_source(spec: Mapping[str, Any], task: Task | None, seed: int = 0, split
     )
     limit = spec.get("max_samples")
     if limit is not None and int(limit) < len(table):
-        table = table.select(sorted(random.Random(f"subset-{seed}").sample(range(len(table)), int(limit))))
+        table = table.select(sorted(random.Random(derive_seed(seed, "data/subset")).sample(range(len(table)), int(limit))))
     if len(table) == 0:
         raise DataError(f"dataset '{path}' has no rows")
     return table
@@ -232,7 +274,7 @@ def mix(tables: Sequence[Any], ratios: Sequence[float], total: int | None = None
     """Concatenate a random ``mixture_counts`` share of each table (repeating a table only when it is too small)."""
     datasets = _datasets()
     counts = mixture_counts([len(t) for t in tables], ratios, total)
-    rng = random.Random(f"mixture-{seed}")
+    rng = random.Random(derive_seed(seed, "data/mixture"))
     parts = []
     for table, count in zip(tables, counts):
         indices: list[int] = []
@@ -259,7 +301,7 @@ def load_training_data(data: Mapping[str, Any], task: Task | None, seed: int = 0
         if not isinstance(entry, Mapping) or "ratio" not in entry:
             raise ConfigError(f"data.mixture[{i}] needs a ratio, e.g. {{path: data.jsonl, ratio: 0.75}}")
         spec = {**inherited, "num_samples": data.get("num_samples"), **dict(entry)}  # max_samples only per entry
-        tables.append(load_source(spec, task, seed=seed + i))
+        tables.append(load_source(spec, task, seed=derive_seed(seed, "data/mixture", i)))
         ratios.append(float(entry["ratio"]))
     total = data.get("mixture_size")
     return mix(tables, ratios, None if total is None else int(total), seed)
@@ -285,5 +327,5 @@ def load_eval_samples(data: Mapping[str, Any], task: Task | None, n: int, seed: 
         answer_field=data.get("answer_field") or "answer",
         require_answer=True,
     )
-    rows = [row for row in table.select(range(min(len(table), 4 * int(n)))) if row["answer"] is not None]
+    rows = [row for row in table.select(range(min(len(table), ANSWER_SCAN_FACTOR * int(n)))) if row["answer"] is not None]
     return rows[: int(n)]

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 import torch
 
 from r1.data.chat import format_prompt
+from r1.seeds import derive_seed
 
 IGNORE_INDEX = -100  # label value cross-entropy skips (torch's default ignore_index)
+
+TEMPLATE_CHECKS = 16
+"""Prompts on which the render-once shortcut of :func:`prompt_texts` is checked against the chat template."""
+
+ENCODE_CHUNK = 4096
+"""Examples encoded per tokenizer call: bounds peak memory on large datasets."""
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +79,7 @@ def prompt_texts(tokenizer, prompts: Sequence[str], system_prompt: str | None = 
     rendered = format_prompt(tokenizer, marker, system_prompt)
     if rendered.count(marker) == 1:
         prefix, suffix = rendered.split(marker)
-        checks = random.Random(0).sample(range(len(prompts)), min(16, len(prompts)))
+        checks = random.Random(0).sample(range(len(prompts)), min(TEMPLATE_CHECKS, len(prompts)))
         if all(prefix + prompts[i] + suffix == format_prompt(tokenizer, prompts[i], system_prompt) for i in checks):
             return [prefix + p + suffix for p in prompts]
     return [format_prompt(tokenizer, p, system_prompt) for p in prompts]
@@ -82,9 +89,9 @@ def tokenize_examples(
     tokenizer,
     prompts: Sequence[str],
     responses: Sequence[str],
-    max_length: int = 512,
+    max_length: int,
     system_prompt: str | None = None,
-    chunk_size: int = 4096,
+    chunk_size: int = ENCODE_CHUNK,
 ) -> TokenizedExamples:
     """Tokenise prompt/response pairs for SFT.
 
@@ -92,9 +99,9 @@ def tokenize_examples(
         tokenizer: a transformers tokenizer (fast tokenizers batch-encode in Rust).
         prompts: user messages, without the chat template (it is applied here).
         responses: the target text after each prompt; EOS is appended.
-        max_length: longer examples lose the end of their response (and so their EOS,
-            since the model should not learn to stop there); examples whose prompt
-            alone fills ``max_length`` are dropped.
+        max_length: tokens per example (``data.max_length``); longer examples lose the end
+            of their response (and so their EOS, since the model should not learn to stop
+            there); examples whose prompt alone fills ``max_length`` are dropped.
         system_prompt: an optional system message for the chat template.
         chunk_size: examples encoded per tokenizer call (bounds peak memory).
     """
@@ -168,7 +175,7 @@ class Collator:
 class ResumableBatchSampler(torch.utils.data.Sampler[list[int]]):
     """An endless stream of batches whose order depends only on ``(seed, position)``.
 
-    Epoch ``e`` is a permutation of the examples seeded by ``(seed, e)``; epochs are
+    Epoch ``e`` is a permutation of the examples seeded by ``derive_seed(seed, "sft/epoch", e)``; epochs are
     laid end to end and cut into global batches of ``batch_size * world_size``
     (so no example is dropped at an epoch boundary), and rank ``r`` takes its slice
     of each. ``start_batch`` skips the batches a resumed run has already trained on.
@@ -192,7 +199,7 @@ class ResumableBatchSampler(torch.utils.data.Sampler[list[int]]):
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """``(N,)`` the permutation of examples used in ``epoch``."""
         if epoch != self._epoch:
-            generator = torch.Generator().manual_seed((self.seed % 2**31) * 1_000_003 + epoch)
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, "sft/epoch", epoch))
             self._order = torch.randperm(self.num_examples, generator=generator)
             self._epoch = epoch
         return self._order

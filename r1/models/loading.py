@@ -11,12 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from r1.errors import ConfigError, DataError
-from r1.models.experts import use_fast_experts
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from r1.models.fast import use_fast_experts
+from r1.scale import DTYPES
 
 
 def load_tokenizer(name_or_path: str | None):

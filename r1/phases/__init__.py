@@ -25,12 +25,12 @@ RUNNERS: dict[str, str] = {
 
 
 def dispatch(cfg: DictConfig) -> Any:
-    """Run the phase ``cfg.phase.name`` and return its summary."""
+    """Run the phase ``cfg.phase.name`` and return its summary.
+
+    Process-wide ``runtime`` settings are ``r1.run``'s to apply, once, before the first phase.
+    """
     name = cfg.phase.name
     if name not in RUNNERS:
         raise ConfigError(f"unknown phase '{name}'; choose one of: {', '.join(RUNNERS)}")
-    from r1.runtime import keep_freed_memory
-
-    keep_freed_memory(bool(cfg.get("runtime", {}).get("keep_freed_memory", True)))
     module_name, function_name = RUNNERS[name].split(":")
     return getattr(importlib.import_module(module_name), function_name)(cfg)

@@ -40,6 +40,20 @@ def compose_phase(phase: str, overrides: Iterable[str] = ()) -> DictConfig:
 
     all_overrides = [*user_overrides(), f"phase={phase}", *overrides]
     if GlobalHydra.instance().is_initialized():
-        return compose("config", overrides=all_overrides)
+        return _with_own_phase(compose("config", overrides=all_overrides), compose("config", overrides=[f"phase={phase}", *overrides]))
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("config", overrides=all_overrides)
+        return _with_own_phase(compose("config", overrides=all_overrides), compose("config", overrides=[f"phase={phase}", *overrides]))
+
+
+def _with_own_phase(cfg: DictConfig, own: DictConfig) -> DictConfig:
+    """``cfg`` with its ``phase`` node replaced by ``own``'s: the phase's YAML plus ``overrides`` only.
+
+    An experiment (``experiment=smoke``) sets keys of the phase it was written for (the
+    pipeline's ``label``, its stage lists); merged into another phase's node they would be
+    unknown settings there. Model, task, reward and every other group keep the user's choices.
+    """
+    from omegaconf import open_dict
+
+    with open_dict(cfg):
+        cfg.phase = own.phase
+    return cfg

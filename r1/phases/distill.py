@@ -15,28 +15,59 @@ held-out accuracy with the teacher's on the same prompts.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from r1.algorithms.distillation import distillation_loss
+from r1.data.datasets import DataSettings
 from r1.data.sft import IGNORE_INDEX
 from r1.errors import ConfigError
 from r1.phases.sft import (
+    SFTSettings,
     build_datamodule,
     build_module,
     build_sampler,
     build_task,
     causal_lm_logits,
-    check_ckpt_path,
-    evaluate_greedy,
+    check_scheduler,
+    finish,
     load_data,
     sft_loss,
     token_cross_entropy,
     train,
-    write_summary,
 )
+from r1.phases.validation import evaluate_greedy
+from r1.settings import bounded
+
+
+@dataclass
+class KDSettings:
+    """``phase.kd``: the logit-level distillation term."""
+
+    weight: float = bounded(ge=0, le=1)
+    """loss = (1 - weight) * cross-entropy + weight * KL(teacher || student); 0 = plain SFT on the teacher's responses."""
+    temperature: float = bounded(gt=0)
+    """Softening of both distributions in the KL term (which is scaled by temperature squared)."""
+
+
+@dataclass
+class DistillSettings(SFTSettings):
+    """``conf/phase/distill.yaml``: the SFT phase's keys (same meaning) plus the student, the teacher and the KD term."""
+
+    teacher: str | dict[str, Any] | None
+    """A saved folder or Hub id, or a ``model``-shaped node; null = none (plain SFT, no teacher score)."""
+    kd: KDSettings
+    """The logit-level distillation term (:class:`KDSettings`)."""
+    student: dict[str, Any]
+    """The student, shaped like a ``model`` option (``model@phase.student=hf`` picks another)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.kd.weight > 0 and self.teacher is None:
+            raise ConfigError("phase.kd.weight > 0 needs a teacher: set phase.teacher=<saved folder or Hub id>")
 
 
 class DistillLoss:
@@ -51,8 +82,6 @@ class DistillLoss:
     """
 
     def __init__(self, teacher: torch.nn.Module, weight: float, temperature: float, vocab_size: int) -> None:
-        if not 0.0 <= weight <= 1.0:
-            raise ConfigError(f"phase.kd.weight must be in [0, 1], got {weight}")
         self.teacher = teacher  # a plain attribute, not a submodule: never trained, never checkpointed
         self.weight = float(weight)
         self.temperature = float(temperature)
@@ -74,13 +103,13 @@ class DistillLoss:
         return loss, {"train/ce": ce.detach(), "train/kd": kd.detach()}
 
 
-def teacher_node(spec: Any) -> dict[str, Any] | None:
+def teacher_node(spec: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``phase.teacher`` as a ``model``-shaped dict: a saved folder / Hub id, or a model node; None when unset."""
     if spec is None:
         return None
     if isinstance(spec, str):
         return {"name_or_path": spec}
-    return OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+    return dict(spec)
 
 
 def load_teacher(node: Mapping[str, Any]):
@@ -112,14 +141,11 @@ def eval_device(cfg: DictConfig) -> str:
     return "cuda" if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
 
 
-def score_teacher(cfg: DictConfig, teacher, sampler, val_samples) -> dict[str, float]:
+def score_teacher(cfg: DictConfig, settings: DistillSettings, teacher, sampler, val_samples) -> dict[str, float]:
     """The teacher's greedy accuracy and format rate on the held-out prompts the student is scored on."""
-    phase = cfg.phase
     model, tokenizer = teacher
     model.to(eval_device(cfg))
-    scores = evaluate_greedy(
-        model, tokenizer, sampler, val_samples, int(phase.get("val_max_new_tokens") or 64), int(phase.get("val_batch_size") or 128), phase.get("system_prompt")
-    )
+    scores = evaluate_greedy(model, tokenizer, sampler, val_samples, settings.val_max_new_tokens, settings.val_batch_size, settings.system_prompt)
     model.to("cpu")  # the trainer moves it again if the KD loss needs it
     print(f"[distill] teacher | val/accuracy {scores['accuracy']:.3f} | val/format_rate {scores['format_rate']:.3f}", flush=True)
     return scores
@@ -130,32 +156,31 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     The summary holds the student's ``val/accuracy`` (also as ``student/accuracy``) and,
     when a teacher is configured, ``teacher/accuracy`` on the same held-out prompts.
+    Like SFT, the same command resumes an interrupted run.
     """
     from r1.models import load_model, load_tokenizer
+    from r1.phases.common import read_settings, resume_state, run_dir
 
-    phase = cfg.phase
-    kd = phase.get("kd") or {}
-    weight = float(kd.get("weight", 0.0) or 0.0)
-    node = teacher_node(phase.get("teacher"))
-    if weight > 0 and node is None:
-        raise ConfigError("phase.kd.weight > 0 needs a teacher: set phase.teacher=<saved folder or Hub id>")
-    if phase.get("student") is None:
-        raise ConfigError("phase.student is not set; give a model node (the default is tiny_dense) or phase.student.name_or_path=<folder>")
-    check_ckpt_path(cfg)
+    settings = read_settings(DistillSettings, cfg.phase)
+    check_scheduler(settings.scheduler)
+    data = read_settings(DataSettings, cfg.get("data"), prefix="data")
+    state = resume_state(cfg, settings.name, run_dir(cfg))
+    node = teacher_node(settings.teacher)
+    weight = settings.kd.weight
 
     task = build_task(cfg)
-    table, val_samples = load_data(cfg, task)  # before any model: a bad path fails in a second
-    student, tokenizer = load_model(phase.student)
+    table, val_samples = load_data(data, task, int(cfg.seed))  # before any model: a bad path fails in a second
+    student, tokenizer = load_model(settings.student)
     if weight > 0:
         # compare vocabularies before loading the teacher's weights, so a mismatch fails fast
         check_same_tokenizer(load_tokenizer(node.get("tokenizer") or node.get("name_or_path")), tokenizer)
     teacher = load_teacher(node) if node is not None else None
-    loss_fn = DistillLoss(teacher[0], weight, float(kd.get("temperature", 1.0)), len(tokenizer)) if weight > 0 else sft_loss
+    loss_fn = DistillLoss(teacher[0], weight, settings.kd.temperature, len(tokenizer)) if weight > 0 else sft_loss
 
     sampler = build_sampler(cfg)
-    teacher_scores = score_teacher(cfg, teacher, sampler, val_samples) if teacher is not None and val_samples else None
-    datamodule = build_datamodule(cfg, tokenizer, table, val_samples)
-    summary = train(cfg, build_module(cfg, student, tokenizer, sampler, loss_fn), datamodule)
+    teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples) if teacher is not None and val_samples else None
+    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed))
+    summary = train(cfg, settings, build_module(settings, student, tokenizer, sampler, loss_fn), datamodule, state)
 
     summary["student/parameters"] = sum(p.numel() for p in student.parameters())
     if "val/accuracy" in summary:
@@ -164,8 +189,4 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         summary["teacher/parameters"] = sum(p.numel() for p in teacher[0].parameters())
     if teacher_scores is not None:
         summary["teacher/accuracy"], summary["teacher/format_rate"] = teacher_scores["accuracy"], teacher_scores["format_rate"]
-    if "hf_dir" in summary:  # rank 0 wrote the SFT summary; add the comparison
-        from r1.phases.common import run_dir
-
-        write_summary(run_dir(cfg), summary)
-    return summary
+    return finish(cfg, state, summary)

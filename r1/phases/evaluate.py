@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,36 +30,37 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from r1.benchmarks.report import bar_chart, flat_metrics, markdown_table, write_json
-from r1.benchmarks.scoring import (
-    completion_records,
-    evaluate_responses,
-    score_benchmark,
-    summarize,
-)
+from r1.benchmarks.scoring import completion_records, score_benchmark, summarize
 from r1.errors import ConfigError
-from r1.phases.common import build_logger, run_dir
-
-__all__ = ["PROTOCOL_KEYS", "benchmark_specs", "evaluate_responses", "run"]
+from r1.phases.common import build_logger, read_settings, run_dir
+from r1.phases.generation import load_for_generation, progress_bar
+from r1.seeds import derive_seed
+from r1.settings import bounded, to_plain
 
 PROTOCOL_KEYS = ("k", "limit", "max_new_tokens")
 """Benchmark-node keys this phase applies itself, so they work with any benchmark plugin."""
 
-DEFAULTS: dict[str, Any] = {
-    "k": None,
-    "temperature": 0.6,
-    "top_p": 0.95,
-    "max_new_tokens": 1024,
-    "batch_size": 64,
-    "system_prompt": None,
-    "device": "auto",
-}
-"""What ``conf/phase/eval.yaml`` sets, used for keys a caller's phase node lacks (e.g. a pipeline's)."""
 
+@dataclass
+class EvalSettings:
+    """``conf/phase/eval.yaml``: how responses are sampled for every benchmark."""
 
-def eval_options(cfg: DictConfig) -> dict[str, Any]:
-    """The phase options, each from ``cfg.phase`` when set there, else :data:`DEFAULTS`."""
-    phase = OmegaConf.to_container(cfg.phase, resolve=True) if cfg.get("phase") is not None else {}
-    return {key: phase.get(key, default) for key, default in DEFAULTS.items()}
+    name: str
+    """The phase (``eval``)."""
+    k: int | None = bounded(ge=1)
+    """Samples per problem for every benchmark; null = each benchmark's own k (AIME 64, MATH-500 4, ...)."""
+    temperature: float = bounded(ge=0)
+    """Sampling temperature (R1's evaluation protocol: 0.6)."""
+    top_p: float = bounded(gt=0, le=1)
+    """Nucleus sampling threshold (R1: 0.95)."""
+    max_new_tokens: int = bounded(ge=1)
+    """Response budget unless the benchmark sets its own."""
+    batch_size: int = bounded(ge=1)
+    """Responses generated together (``batch_size // k`` problems at a time, at least one)."""
+    system_prompt: str | None
+    """An optional system message (R1 recommends none)."""
+    device: str
+    """``auto`` = cuda when available, else cpu; or any torch device string."""
 
 
 @dataclass
@@ -84,7 +84,7 @@ def benchmark_specs(node: Mapping[str, Any] | DictConfig) -> list[tuple[str, dic
     (``limit``, ``k``, ``max_new_tokens``) override its members', so
     ``benchmark=math_suite benchmark.limit=20`` limits all.
     """
-    spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    spec = to_plain(node)
     if not isinstance(spec, dict):
         raise ConfigError(f"the benchmark config must be a mapping, got {spec!r}")
     suite = spec.get("suite")
@@ -97,18 +97,17 @@ def benchmark_specs(node: Mapping[str, Any] | DictConfig) -> list[tuple[str, dic
     return [(str(label), {**({"name": m} if isinstance(m, str) else dict(m)), **shared}) for label, m in members]
 
 
-def plan_benchmarks(cfg: DictConfig, registry: Any) -> list[Plan]:
-    """Build every benchmark and load its problems (before the model, so mistakes fail fast)."""
-    options = eval_options(cfg)
+def plan_benchmarks(settings: EvalSettings, node: Any, registry: Any) -> list[Plan]:
+    """Build every benchmark of the ``benchmark`` node and load its problems (before the model, so mistakes fail fast)."""
     plans = []
-    for label, spec in benchmark_specs(cfg.benchmark):
+    for label, spec in benchmark_specs(node):
         protocol = {key: spec.pop(key, None) for key in PROTOCOL_KEYS}
         benchmark = registry.build("benchmark", spec)
         samples = benchmark.load()
         if protocol["limit"] is not None:
             samples = samples[: int(protocol["limit"])]
-        k = int(options["k"] or protocol["k"] or getattr(benchmark, "default_k", 1))
-        max_new = int(protocol["max_new_tokens"] or getattr(benchmark, "max_new_tokens", None) or options["max_new_tokens"])
+        k = int(first_set(settings.k, protocol["k"], benchmark.default_k))
+        max_new = int(first_set(protocol["max_new_tokens"], getattr(benchmark, "max_new_tokens", None), settings.max_new_tokens))
         if k < 1 or max_new < 1:
             raise ConfigError(f"benchmark '{label}': k and max_new_tokens must be positive, got k={k}, max_new_tokens={max_new}")
         title = getattr(benchmark, "title", benchmark.name) if label == benchmark.name else label
@@ -117,6 +116,11 @@ def plan_benchmarks(cfg: DictConfig, registry: Any) -> list[Plan]:
     if len(set(names)) != len(names):
         raise ConfigError(f"benchmark names repeat in the suite: {names}; give each a distinct key under benchmark.suite")
     return plans
+
+
+def first_set(*values: Any) -> Any:
+    """The first value that is not None (a 0 counts as set, so it is refused by the caller, not skipped)."""
+    return next((value for value in values if value is not None), None)
 
 
 @dataclass
@@ -130,14 +134,14 @@ class Generations:
     generate_s: float = 0.0
 
 
-def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, options: dict[str, Any], seed: int, progress: Any) -> Generations:
+def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, settings: EvalSettings, seed: int, progress: Any) -> Generations:
     """Sample ``plan.k`` responses per problem in batches of about ``batch_size`` responses."""
     from r1.data.chat import format_prompt
 
     task = progress.add_task(plan.title, total=len(plan.samples) * plan.k)
-    prompts = [format_prompt(tokenizer, s["prompt"], options["system_prompt"]) for s in plan.samples]
+    prompts = [format_prompt(tokenizer, s["prompt"], settings.system_prompt) for s in plan.samples]
     out = Generations([], [], [])
-    batch = max(1, int(options["batch_size"]) // plan.k)  # prompts per batch
+    batch = max(1, settings.batch_size // plan.k)  # prompts per batch
     for b, first in enumerate(range(0, len(prompts), batch)):
         rollout = sampler.generate(
             model,
@@ -145,8 +149,8 @@ def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, options: dict
             prompts[first : first + batch],
             num_samples=plan.k,
             max_new_tokens=plan.max_new_tokens,
-            temperature=float(options["temperature"]),
-            top_p=float(options["top_p"]),
+            temperature=settings.temperature,
+            top_p=settings.top_p,
             seed=batch_seed(seed, plan.name, b),
         )
         token_counts, cut = rollout.completion_lengths.tolist(), rollout.truncated.tolist()
@@ -173,16 +177,14 @@ def write_report(out: Path, results: dict[str, dict[str, Any]], plans: list[Plan
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Generate, score and report every configured benchmark; returns the flat metrics."""
-    from r1.models import load_model
     from r1.plugins import get_registry
 
     start = time.perf_counter()
-    options = eval_options(cfg)
+    settings = read_settings(EvalSettings, cfg.phase)
     registry = get_registry(cfg.plugins.blocked)
-    plans = plan_benchmarks(cfg, registry)
+    plans = plan_benchmarks(settings, cfg.benchmark, registry)
     out = run_dir(cfg)
-    model, tokenizer = load_model(cfg.model)
-    model = model.to(pick_device(options["device"]))
+    model, tokenizer = load_for_generation(cfg.model, settings.device)
     sampler = registry.build("sampler", cfg.sampler)
 
     results: dict[str, dict[str, Any]] = {}
@@ -191,7 +193,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     tokens, seconds = 0.0, 0.0
     with progress_bar("responses") as progress:
         for plan in plans:
-            gen = generate(plan, model, tokenizer, sampler, options, int(cfg.seed), progress)
+            gen = generate(plan, model, tokenizer, sampler, settings, int(cfg.seed), progress)
             scored = score_benchmark(plan.benchmark, plan.samples, gen.responses)
             results[plan.name] = summarize(plan.benchmark, scored, gen.lengths, gen.truncated)
             with completions.open("a", encoding="utf-8") as handle:
@@ -201,12 +203,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     elapsed = time.perf_counter() - start
     protocol = {
-        "temperature": float(options["temperature"]),
-        "top_p": float(options["top_p"]),
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
         "max_new_tokens": {p.name: p.max_new_tokens for p in plans},
         "seed": int(cfg.seed),
         "seconds": round(elapsed, 2),
-        "tokens_per_s": round(tokens / max(seconds, 1e-9), 1),
+        "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
     }
     table = write_report(out, results, plans, model_label(cfg), protocol)
     print(table, end="")
@@ -223,7 +225,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 def batch_seed(seed: int, benchmark: str, batch: int) -> int:
     """A sampling seed per (run seed, benchmark, batch): results do not depend on the batch order."""
-    return zlib.crc32(f"{seed}/{benchmark}/{batch}".encode())
+    return derive_seed(seed, "eval", benchmark, batch)
 
 
 def model_label(cfg: DictConfig) -> str:
@@ -240,39 +242,3 @@ def model_label(cfg: DictConfig) -> str:
         pass
     target = OmegaConf.select(cfg, "model.architecture._target_", default="model")
     return str(target).rsplit(".", 1)[-1]
-
-
-def pick_device(name: str) -> str:
-    """``auto`` = cuda when available, else cpu; any other name is used as given."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
-def progress_bar(unit: str):
-    """A rich progress bar with counts of ``unit`` and an ETA (rendered once at the end off a terminal)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-
-
-def read_results(folder: str | Path) -> dict[str, Any]:
-    """The ``results.json`` an eval run wrote (for the pipeline and notebooks)."""
-    return json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))

@@ -6,38 +6,71 @@ Each stage is an ordinary phase, composed as ``python -m r1.run phase=<stage>``
 would compose it (with the user's overrides and the pipeline's per-stage
 overrides), and reads what the previous stage wrote: a Hugging Face folder or a
 dataset folder. Stages live under ``<output_root>/pipeline/<name>-<config hash>/``;
-a stage that finished there (``done.json``) is not run again, so re-running the
-same command after a crash, or after adding a stage, only does what is missing.
+a stage that finished there (:func:`r1.phases.common.mark_done`) is not run again, so
+re-running the same command after a crash, or after adding a stage, only does what is
+missing (and a stage killed mid-way resumes, as its phase does).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from r1.errors import ConfigError
-from r1.phases.common import config_hash, finish_logging, run_dir
+from r1.phases.common import config_hash, finish_logging, mark_done, read_done, read_settings, run_dir
 
 TRAINING_STAGES = ("sft", "grpo", "rejection", "distill")
 EVALUATED = ("base", "sft", "grpo", "student")
 TITLES = {"base": "Base model", "sft": "Cold-start SFT", "grpo": "GRPO (RL)", "student": "Distilled student"}
+BAR_COLOURS = ["#999999", "#6699cc", "#cc3333", "#66aa66"]
+"""The accuracy-by-stage bars, in :data:`EVALUATED` order."""
+PLOT_DPI = 100
+"""Resolution of the report's plots."""
+
+
+@dataclass
+class PipelineSettings:
+    """``conf/phase/pipeline.yaml``: which stages run, which models are scored, and each stage's overrides."""
+
+    name: str
+    """The phase (``pipeline``)."""
+    label: str
+    """Names the working folder (and the experiment variant)."""
+    stages: list[str]
+    """Training stages, run in the order sft, grpo, rejection, distill (a subset works)."""
+    evaluate: list[str]
+    """Models scored on the held-out split at the end: base, sft, grpo, student."""
+    sft: list[str]
+    """Overrides of the cold-start SFT stage, as on the command line."""
+    grpo: list[str]
+    """Overrides of the GRPO stage."""
+    rejection: list[str]
+    """Overrides of the rejection-sampling stage."""
+    distill: list[str]
+    """Overrides of the distillation stage."""
+    eval: list[str]
+    """Overrides of every evaluation stage."""
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stages if s not in TRAINING_STAGES]
+        if unknown:
+            raise ConfigError(f"unknown pipeline stage(s) {unknown} in phase.stages; choose from: {', '.join(TRAINING_STAGES)}")
+        bad = [e for e in self.evaluate if e not in EVALUATED]
+        if bad:
+            raise ConfigError(f"unknown model(s) to evaluate {bad} in phase.evaluate; choose from: {', '.join(EVALUATED)}")
+        if "distill" in self.stages and "rejection" not in self.stages:
+            raise ConfigError("the distill stage needs the rejection stage's dataset; add 'rejection' to phase.stages")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages in order; returns (and writes) the report's numbers."""
-    pipe = cfg.phase
-    stages = [str(s) for s in pipe.stages]
-    unknown = [s for s in stages if s not in TRAINING_STAGES]
-    if unknown:
-        raise ConfigError(f"unknown pipeline stage(s) {unknown}; choose from: {', '.join(TRAINING_STAGES)}")
-    evaluated = [str(e) for e in pipe.evaluate]
-    bad = [e for e in evaluated if e not in EVALUATED]
-    if bad:
-        raise ConfigError(f"unknown model(s) to evaluate {bad}; choose from: {', '.join(EVALUATED)}")
+    pipe = read_settings(PipelineSettings, cfg.phase)
+    stages, evaluated = pipe.stages, pipe.evaluate
 
     root = Path(cfg.paths.output_root) / "pipeline" / f"{pipe.label}-{config_hash(cfg)}"
     root.mkdir(parents=True, exist_ok=True)
@@ -47,20 +80,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     policy: str | None = None  # the newest policy folder; None = the base model from `model`
 
     if "sft" in stages:
-        outputs["sft"] = stage(root, "sft", [*_list(pipe.sft)])
+        outputs["sft"] = stage(root, "sft", pipe.sft)
         policy = outputs["sft"]["hf_dir"]
     if "grpo" in stages:
         init = policy or "model"
-        outputs["grpo"] = stage(root, "grpo", [f"phase.init_from={init}", *_list(pipe.grpo)])
+        outputs["grpo"] = stage(root, "grpo", [f"phase.init_from={init}", *pipe.grpo])
         policy = outputs["grpo"]["hf_dir"]
     if "rejection" in stages:
-        outputs["rejection"] = stage(root, "rejection", [*_model(policy), f"phase.output_dir={root / 'rejection'}", *_list(pipe.rejection)])
+        # each stage samples from the policy the stages before it trained: the base model when none did
+        start = _model(policy) if policy else ["phase.init_from=model"]
+        outputs["rejection"] = stage(root, "rejection", [*start, f"phase.output_dir={root / 'rejection'}", *pipe.rejection])
     if "distill" in stages:
-        data = outputs.get("rejection", {}).get("dataset_dir")
-        if data is None:
-            raise ConfigError("the distill stage needs the rejection stage's dataset; add 'rejection' to phase.stages")
+        data = outputs["rejection"]["dataset_dir"]
         teacher = [f"phase.teacher={policy}"] if policy else []
-        outputs["distill"] = stage(root, "distill", [f"data.path={data}", *teacher, *_list(pipe.distill)])
+        outputs["distill"] = stage(root, "distill", [f"data.path={data}", *teacher, *pipe.distill])
 
     models = {"base": None, "sft": outputs.get("sft", {}).get("hf_dir"), "grpo": outputs.get("grpo", {}).get("hf_dir"),
               "student": outputs.get("distill", {}).get("hf_dir")}
@@ -68,7 +101,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for label in evaluated:
         if label != "base" and not models[label]:
             continue
-        summary = stage(root, f"eval_{label}", [*_model(models[label]), *_list(pipe.eval)], phase="eval")
+        summary = stage(root, f"eval_{label}", [*_model(models[label]), *pipe.eval], phase="eval")
         scores[label] = _heldout(summary)
 
     report = write_report(root, cfg, scores, outputs, time.perf_counter() - started)
@@ -87,10 +120,10 @@ def stage(root: Path, name: str, overrides: list[str], phase: str | None = None)
     from r1.phases.compose import compose_phase
 
     folder = root / name
-    done = folder / "done.json"
-    if done.is_file():
+    finished = read_done(folder)
+    if finished is not None:
         print(f"[pipeline] {name}: already done, reusing {folder}", flush=True)
-        return json.loads(done.read_text())
+        return finished
     print(f"[pipeline] {name}: running", flush=True)
     stage_cfg = compose_phase(phase or name, [*overrides, f"paths.run_dir={folder}"])
     with open_dict(stage_cfg):
@@ -104,18 +137,13 @@ def stage(root: Path, name: str, overrides: list[str], phase: str | None = None)
     finally:
         finish_logging()
     summary["stage_seconds"] = time.perf_counter() - began
-    folder.mkdir(parents=True, exist_ok=True)
-    done.write_text(json.dumps(summary, indent=2, default=str))
+    mark_done(folder, summary)
     return summary
 
 
 def _model(folder: str | None) -> list[str]:
     """Overrides that load a saved policy folder (none: the `model` config itself, the base model)."""
     return ["model=hf", f"model.name_or_path={folder}", "model.dtype=float32"] if folder else []
-
-
-def _list(node: Any) -> list[str]:
-    return [str(x) for x in (OmegaConf.to_container(node) if OmegaConf.is_config(node) else node or [])]
 
 
 def _heldout(summary: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +231,7 @@ def _reward_curve(root: Path, grpo: dict[str, Any] | None) -> Path | None:
     figure.legend(loc="lower right")
     figure.tight_layout()
     path = root / "grpo_curve.png"
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=PLOT_DPI)
     plt.close(figure)
     return path
 
@@ -219,13 +247,13 @@ def _accuracy_bars(root: Path, scores: dict[str, dict[str, Any]]) -> Path | None
 
     figure, axes = plt.subplots(figsize=(6, 3.5))
     values = [100 * scores[k]["pass@1"] for k in labels]
-    bars = axes.bar([TITLES[k] for k in labels], values, color=["#999999", "#6699cc", "#cc3333", "#66aa66"][: len(labels)])
+    bars = axes.bar([TITLES[k] for k in labels], values, color=[BAR_COLOURS[EVALUATED.index(k)] for k in labels])
     axes.bar_label(bars, fmt="%.1f")
     axes.set_ylabel("held-out pass@1 (%)")
     axes.set_ylim(0, 100)
     figure.tight_layout()
     path = root / "accuracy_by_stage.png"
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=PLOT_DPI)
     plt.close(figure)
     return path
 

@@ -4,8 +4,12 @@ R1's third stage generated ~600k reasoning samples from the RL checkpoint and
 kept only the correct, readable ones; the result is the SFT/distillation data.
 Here::
 
-    python -m r1.run phase=rejection model=hf model.name_or_path=outputs/grpo/<date>/<time>/hf
+    python -m r1.run phase=rejection                   # the GRPO model of this config (run phase=grpo first)
+    python -m r1.run phase=rejection model=hf model.name_or_path=<saved folder>
 
+The policy follows :mod:`r1.phases.start` (``phase.init_from``): by default the
+finished GRPO run of this config, else its cold-start SFT model, else one line saying
+what to run first; never the untrained base model unless asked (``phase.init_from=model``).
 Prompts come from the task's train split (``phase.num_prompts``), or from a file
 with prompt/answer fields (``phase.dataset=<path>``).
 
@@ -15,10 +19,11 @@ samples and its counts) to a temporary name, fsync'd and renamed, so a chunk is
 either fully recorded or not at all. Each chunk's generation is seeded by the run
 seed and the chunk's index, so redoing a chunk gives the same samples. Killing the
 job and running the **same command** again resumes it: the output folder is
-derived from the config (``<paths.output_root>/rejection/run-<fingerprint>``, the
-fingerprint hashing everything that decides the samples), finished chunks are
-skipped, and no sample is lost or written twice. ``phase.output_dir=<folder>``
-names the folder instead; resuming into it with a different config is refused.
+derived from the config (``<paths.output_root>/rejection/run-<digest>``, the digest
+of everything that decides the samples), finished chunks are skipped, and no sample
+is lost or written twice. ``phase.output_dir=<folder>`` names the folder instead;
+resuming into it with a different config is refused. A finished folder is marked
+done (:func:`r1.phases.common.mark_done`) once its outputs are written.
 
 Outputs in that folder: ``dataset/`` (``datasets.save_to_disk``), ``samples.jsonl``
 (per kept sample: ``id``, ``prompt``, ``answer``, ``response``, ``sample_index``,
@@ -28,83 +33,103 @@ filter rejected; also printed as a table) and ``config.json`` (what made it).
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
 import shutil
-import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from r1.errors import ConfigError, DataError
 from r1.filters.cascade import CAP, apply_filters, build_filters
-from r1.phases.common import build_logger, run_dir
+from r1.phases.common import atomic_write, build_logger, digest, mark_done, read_done, read_settings, run_dir
 from r1.protocols import Sample
+from r1.seeds import derive_seed
+from r1.settings import bounded, to_plain
 
 COLUMNS = ("id", "prompt", "answer", "response", "sample_index", "num_tokens", "truncated", "filters_passed")
 """The fields of every kept sample, in ``samples.jsonl`` and the dataset."""
 
-DEFAULTS: dict[str, Any] = {
-    "num_prompts": 256,
-    "split": "train",
-    "dataset": None,
-    "dataset_split": "train",
-    "prompt_field": "prompt",
-    "answer_field": "answer",
-    "id_field": None,
-    "samples_per_prompt": 8,
-    "max_kept_per_prompt": 4,
-    "chunk_size": 32,
-    "temperature": 0.6,
-    "top_p": 0.95,
-    "max_new_tokens": 96,
-    "system_prompt": None,
-    "device": "auto",
-    "output_dir": None,
-}
-"""What ``conf/phase/rejection.yaml`` sets, used for keys a caller's phase node lacks (e.g. a pipeline's)."""
+REPORT_WIDTH = 100
+"""Characters per line of the printed rejection table."""
 
-# Options that do not change which samples are produced (left out of the fingerprint).
-_NOT_FINGERPRINTED = ("output_dir", "device")
+NOT_IN_DIGEST = ("output_dir", "device", "init_from", "grpo")
+"""Settings that do not change which samples are produced (the resolved policy stands for ``init_from`` and ``grpo``)."""
 
 
-def rejection_options(cfg: DictConfig) -> dict[str, Any]:
-    """The phase options, each from ``cfg.phase`` when set there, else :data:`DEFAULTS`."""
-    phase = OmegaConf.to_container(cfg.phase, resolve=True) if cfg.get("phase") is not None else {}
-    return {key: phase.get(key, default) for key, default in DEFAULTS.items()}
+@dataclass
+class RejectionSettings:
+    """``conf/phase/rejection.yaml``: where prompts come from, how they are sampled, where the result goes."""
+
+    name: str
+    """The phase (``rejection``)."""
+    init_from: str
+    """The policy: ``auto`` | ``grpo`` | ``sft`` | ``model`` | a saved folder (see :mod:`r1.phases.start`)."""
+    grpo: list[str]
+    """Overrides of the GRPO run whose model ``auto``/``grpo`` look for, as on its command line."""
+    num_prompts: int | None = bounded(ge=1)
+    """Prompts to sample: train problems of the task, or the first N rows of ``dataset`` (null = all rows)."""
+    split: str
+    """The task split the prompts come from."""
+    dataset: str | None
+    """A JSONL/JSON/Parquet file or saved datasets folder with prompt/answer fields; null = the task."""
+    dataset_split: str
+    """The split to read from a saved ``DatasetDict``."""
+    prompt_field: str
+    """The field of ``dataset`` holding the user message."""
+    answer_field: str
+    """The field holding the gold answer (a ``#### N`` solution works too)."""
+    id_field: str | None
+    """A field with a stable id per prompt; null = the row number."""
+    samples_per_prompt: int = bounded(ge=1)
+    """k: responses generated per prompt."""
+    max_kept_per_prompt: int | None = bounded(ge=1)
+    """Most responses kept per prompt after the filters (null = no cap)."""
+    chunk_size: int = bounded(ge=1)
+    """Prompts per chunk: the unit of progress, of atomic writes and of resuming."""
+    temperature: float = bounded(ge=0)
+    """Sampling temperature."""
+    top_p: float = bounded(gt=0, le=1)
+    """Nucleus sampling threshold."""
+    max_new_tokens: int = bounded(ge=1)
+    """Response budget."""
+    system_prompt: str | None
+    """An optional system message."""
+    device: str
+    """``auto`` = cuda when available, else cpu; or any torch device string."""
+    output_dir: str | None
+    """Where to write and resume; null = ``<paths.output_root>/rejection/run-<digest of what decides the samples>``."""
+
+    def __post_init__(self) -> None:
+        if self.num_prompts is None and self.dataset is None:
+            raise ConfigError("phase.num_prompts must be set when prompts come from the task (phase.dataset is null)")
 
 
 # ----------------------------------------------------------------------------- the output folder
 
 
-def fingerprint_config(cfg: DictConfig) -> dict[str, Any]:
-    """Everything that decides the samples: model, prompt source, sampler, filters, seed, phase options."""
-    options = rejection_options(cfg)
-    phase = {k: v for k, v in options.items() if k not in _NOT_FINGERPRINTED}
+def sample_config(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any) -> dict[str, Any]:
+    """Everything that decides the samples: the policy, prompt source, sampler, filters, seed, phase settings."""
+    phase = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_IN_DIGEST}
     return {
         "seed": int(cfg.seed),
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "task": OmegaConf.to_container(cfg.task, resolve=True) if not options["dataset"] else None,
-        "sampler": OmegaConf.to_container(cfg.sampler, resolve=True),
-        "filter": OmegaConf.to_container(cfg.filter, resolve=True),
+        "model": to_plain(model_cfg),
+        "task": to_plain(cfg.task) if not settings.dataset else None,
+        "sampler": to_plain(cfg.sampler),
+        "filter": to_plain(cfg.filter),
         "phase": phase,
     }
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    """A short stable hash of :func:`fingerprint_config`'s result."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def output_folder(cfg: DictConfig) -> Path:
-    """``phase.output_dir``, else ``<paths.output_root>/rejection/run-<fingerprint>``: the same command, the same folder."""
-    chosen = rejection_options(cfg)["output_dir"]
-    if chosen:
-        return Path(str(chosen)).expanduser()
-    return Path(str(cfg.paths.output_root)) / "rejection" / f"run-{fingerprint(fingerprint_config(cfg))}"
+def output_folder(cfg: DictConfig, settings: RejectionSettings, config: dict[str, Any]) -> Path:
+    """``phase.output_dir``, else ``<paths.output_root>/rejection/run-<digest of config>``: the same command, the same folder."""
+    if settings.output_dir:
+        return Path(settings.output_dir).expanduser()
+    return Path(str(cfg.paths.output_root)) / "rejection" / f"run-{digest(config)}"
 
 
 def claim_folder(folder: Path, config: dict[str, Any]) -> None:
@@ -145,29 +170,6 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, An
     return [] if old == new else [(prefix.rstrip("."), old, new)]
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader (or a resumed job) sees all of it or nothing.
-
-    The bytes go to a hidden temporary file in the same folder, are fsync'd, and the
-    file is renamed over ``path`` (atomic on POSIX); the folder is fsync'd so the
-    rename itself survives a crash.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - folders cannot be opened on some platforms
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def chunk_path(folder: Path, index: int) -> Path:
     return folder / "chunks" / f"{index:06d}.json"
 
@@ -183,41 +185,35 @@ def read_chunks(folder: Path, count: int) -> Iterator[dict[str, Any]]:
 # ----------------------------------------------------------------------------- prompts
 
 
-def load_prompts(cfg: DictConfig) -> list[Sample]:
+def load_prompts(cfg: DictConfig, settings: RejectionSettings, registry: Any) -> list[Sample]:
     """The prompts to sample: the task's split, or the rows of ``phase.dataset``; each with ``id``, ``prompt``, ``answer``."""
-    from r1.benchmarks.math import gold_answer
-
-    opts = rejection_options(cfg)
-    limit = opts["num_prompts"]
-    if opts["dataset"]:
+    limit = settings.num_prompts
+    if settings.dataset:
         from r1.benchmarks.records import load_records, require_fields
+        from r1.benchmarks.scoring import gold_answer
 
-        id_field, prompt_field, answer_field = opts["id_field"], opts["prompt_field"], opts["answer_field"]
-        rows = load_records(str(opts["dataset"]), split=str(opts["dataset_split"]))
-        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), f"phase.dataset '{opts['dataset']}'")
-        rows = rows[: int(limit)] if limit is not None else rows
+        id_field, prompt_field, answer_field = settings.id_field, settings.prompt_field, settings.answer_field
+        rows = load_records(settings.dataset, split=settings.dataset_split)
+        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), f"phase.dataset '{settings.dataset}'")
+        rows = rows[:limit] if limit is not None else rows
         prompts = [
             {"id": str(row[id_field]) if id_field else str(i), "prompt": str(row[prompt_field]), "answer": gold_answer(row[answer_field])}
             for i, row in enumerate(rows)
         ]
         if len({p["id"] for p in prompts}) != len(prompts):
-            raise DataError(f"phase.dataset '{opts['dataset']}': field '{id_field}' has repeated values; ids must be unique per prompt")
+            raise DataError(f"phase.dataset '{settings.dataset}': field '{id_field}' has repeated values; ids must be unique per prompt")
         return prompts
-    if limit is None:
-        raise ConfigError("phase.num_prompts must be set when prompts come from the task (phase.dataset is null)")
-    from r1.plugins import get_registry
-
-    task = get_registry(cfg.plugins.blocked).build("task", cfg.task)
+    task = registry.build("task", cfg.task)
     try:
-        samples = task.samples(str(opts["split"]), int(limit), seed=int(cfg.seed))
+        samples = task.samples(settings.split, limit, seed=int(cfg.seed))
     except ValueError as error:
-        raise ConfigError(f"task '{cfg.task.name}' cannot give {limit} {opts['split']} prompts: {error}") from error
+        raise ConfigError(f"task '{cfg.task.name}' cannot give {limit} {settings.split} prompts: {error}") from error
     return [{"id": str(s["id"]), "prompt": str(s["prompt"]), "answer": str(s["answer"])} for s in samples]
 
 
 def chunk_seed(seed: int, index: int) -> int:
     """The sampling seed of chunk ``index``: the same chunk always draws the same samples."""
-    return zlib.crc32(f"rejection/{seed}/{index}".encode())
+    return derive_seed(seed, "rejection", index)
 
 
 # ----------------------------------------------------------------------------- one chunk
@@ -363,7 +359,7 @@ def print_report(report: dict[str, Any]) -> None:
     for name, rejected in report["rejected_by"].items():
         seen = report["kept"] + rejected if name == CAP else report["seen"].get(name, 0)
         table.add_row(name, str(seen), str(rejected), f"{100 * rejected / seen:.1f}" if seen else "-")
-    console = Console(width=100)
+    console = Console(width=REPORT_WIDTH)
     console.print(table)
     console.print(f"{report['prompts_with_kept']} of {report['prompts']} prompts kept at least one response; output: {report['output_dir']}")
 
@@ -371,16 +367,13 @@ def print_report(report: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- the runner
 
 
-def sample_chunks(cfg: DictConfig, registry: Any, prompts: list[Sample], pending: list[int], folder: Path, steps: list) -> None:
+def sample_chunks(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any, registry: Any, prompts: list[Sample], pending: list[int], folder: Path, steps: list) -> None:
     """Generate, filter and atomically record each pending chunk, with a progress bar over prompts."""
     from r1.data.chat import format_prompt
-    from r1.models import load_model
-    from r1.phases.evaluate import pick_device, progress_bar
+    from r1.phases.generation import load_for_generation, progress_bar
 
-    opts = rejection_options(cfg)
-    k, size, cap = int(opts["samples_per_prompt"]), int(opts["chunk_size"]), opts["max_kept_per_prompt"]
-    model, tokenizer = load_model(cfg.model)
-    model = model.to(pick_device(opts["device"]))
+    k, size = settings.samples_per_prompt, settings.chunk_size
+    model, tokenizer = load_for_generation(model_cfg, settings.device)
     sampler = registry.build("sampler", cfg.sampler)
     done = len(prompts) - sum(len(prompts[i * size : (i + 1) * size]) for i in pending)
     with progress_bar("prompts") as progress:
@@ -390,41 +383,46 @@ def sample_chunks(cfg: DictConfig, registry: Any, prompts: list[Sample], pending
             rollout = sampler.generate(
                 model,
                 tokenizer,
-                [format_prompt(tokenizer, p["prompt"], opts["system_prompt"]) for p in chunk],
+                [format_prompt(tokenizer, p["prompt"], settings.system_prompt) for p in chunk],
                 num_samples=k,
-                max_new_tokens=int(opts["max_new_tokens"]),
-                temperature=float(opts["temperature"]),
-                top_p=float(opts["top_p"]),
+                max_new_tokens=settings.max_new_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
                 seed=chunk_seed(int(cfg.seed), index),
             )
             samples = make_samples(chunk, rollout.texts, rollout.completion_lengths.tolist(), rollout.truncated.tolist(), k)
-            record = filter_chunk(index, chunk, samples, steps, None if cap is None else int(cap), rollout.stats)
+            record = filter_chunk(index, chunk, samples, steps, settings.max_kept_per_prompt, rollout.stats)
             atomic_write(chunk_path(folder, index), json.dumps(record, ensure_ascii=False) + "\n")
             progress.advance(bar, len(chunk))
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Generate, filter and record every pending chunk, then write the dataset and the report."""
+    from r1.phases.start import sampling_policy
     from r1.plugins import get_registry
 
-    opts = rejection_options(cfg)
-    k, size = int(opts["samples_per_prompt"]), int(opts["chunk_size"])
-    if k < 1 or size < 1:
-        raise ConfigError(f"phase.samples_per_prompt and phase.chunk_size must be positive, got {k} and {size}")
+    settings = read_settings(RejectionSettings, cfg.phase)
+    model_cfg = sampling_policy(cfg, settings.init_from, settings.grpo)
     registry = get_registry(cfg.plugins.blocked)
-    steps = build_filters(OmegaConf.to_container(cfg.filter.filters, resolve=True) if cfg.filter.get("filters") is not None else [], registry)
-    prompts = load_prompts(cfg)
+    steps = build_filters(to_plain(cfg.filter.filters) if cfg.filter.get("filters") is not None else [], registry)
+    prompts = load_prompts(cfg, settings, registry)
     if not prompts:
         raise DataError("no prompts to sample: the task or dataset gave none")
-    folder = output_folder(cfg)
-    claim_folder(folder, fingerprint_config(cfg))
+    config = sample_config(cfg, settings, model_cfg)
+    folder = output_folder(cfg, settings, config)
+    claim_folder(folder, config)
     (run_dir(cfg) / "rejection_output.txt").write_text(f"{folder.resolve()}\n", encoding="utf-8")
 
+    size = settings.chunk_size
     count = (len(prompts) + size - 1) // size
     check_prompts(list(read_chunks(folder, count)), prompts, size, folder)
+    finished = read_done(folder)
+    if finished is not None:  # every output is written: nothing to sample, load or rebuild
+        print_report(json.loads((folder / "report.json").read_text(encoding="utf-8")))
+        return finished
     pending = [i for i in range(count) if not chunk_path(folder, i).exists()]
-    if pending:  # a finished folder is only re-assembled: no model is loaded
-        sample_chunks(cfg, registry, prompts, pending, folder, steps)
+    if pending:  # a folder whose chunks are all recorded is only re-assembled: no model is loaded
+        sample_chunks(cfg, settings, model_cfg, registry, prompts, pending, folder, steps)
 
     chunks = list(read_chunks(folder, count))
     if len(chunks) != count:  # pragma: no cover - every pending chunk was just written
@@ -439,7 +437,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         logger.log_metrics(metrics, step=0)
         logger.save()
         logger.finalize("success")
-    return {
+    summary = {
         "kept": report["kept"],
         "generated": report["generated"],
         "keep_rate": report["keep_rate"],
@@ -447,4 +445,5 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "dataset_dir": str(dataset_dir),
         "samples_path": str(folder / "samples.jsonl"),
     }
-
+    mark_done(folder, summary)
+    return summary

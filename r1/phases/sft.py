@@ -6,30 +6,37 @@ well-formed reasoning. Here the examples come from the task's reference solution
 by default, or from any dataset (``data.path``; see :mod:`r1.data.datasets`).
 
 The pieces, each a function or a small class so the distillation phase reuses them
-without inheriting anything (DESIGN principle 8):
+without inheriting anything (docs/DESIGN.md):
 
+* :class:`SFTSettings`: every key of ``conf/phase/sft.yaml``, typed and checked before any work;
 * :func:`token_cross_entropy` / :func:`sft_loss`: the loss on response tokens only;
 * :func:`r1.phases.validation.score_greedy`: greedy decoding of held-out prompts, scored with the shared verifier
-  (``val/accuracy``) and the strict template regex (``val/format_rate``);
+  (``val/accuracy``) and the template check ``heldout/format_rate`` uses too (``val/format_rate``);
 * :class:`SFTDataModule`: the examples, their deterministic order and its position (exact resume);
 * :class:`SFTModule`: a thin LightningModule around any causal LM and a loss function;
 * :func:`train` : trainer, checkpoints, final validation, Hugging Face export and ``summary.json``.
+
+Running the same command again resumes an interrupted run from its newest checkpoint
+(:func:`r1.phases.common.resume_state`); ``ckpt_path=<file>`` resumes from another one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from r1.data.datasets import DataSettings
 from r1.data.sft import (
     IGNORE_INDEX,
     Collator,
@@ -37,13 +44,62 @@ from r1.data.sft import (
     TokenizedExamples,
     tokenize_examples,
 )
-from r1.errors import ConfigError, DataError
-from r1.phases.validation import evaluate_greedy, is_formatted, score_greedy  # noqa: F401 (re-exported for distill and tests)
+from r1.errors import ConfigError
+from r1.phases.common import ResumeState, check_learning_rate
+from r1.phases.validation import score_greedy
 from r1.protocols import Sample
-
-# The template R1's format reward checks: the whole completion is think-block then answer-block.
+from r1.settings import bounded
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+PREVIEW_CHARS = 80
+"""Characters of the first held-out completion shown in each validation line."""
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass
+class CheckpointSettings:
+    """``phase.checkpoint``: how often the training state is saved, and how many saves are kept."""
+
+    every_n_steps: int | None = bounded(ge=1)
+    """Save a Lightning checkpoint (model, optimizer, schedule, data position) this often; null = none."""
+    keep: int = bounded(ge=-1)
+    """How many of the newest to keep (-1 = all); ``last.ckpt`` is always written too."""
+
+
+@dataclass
+class SFTSettings:
+    """``conf/phase/sft.yaml``: the cold-start SFT phase (the distillation phase reads the same keys and more)."""
+
+    name: str
+    """The phase (``sft``); names the resume state and the log lines."""
+    max_steps: int = bounded(ge=1)
+    """Optimizer steps (the data stream is endless; epochs follow from the data size)."""
+    batch_size: int = bounded(ge=1)
+    """Examples per micro-batch per device."""
+    system_prompt: str | None
+    """An optional system message for the chat template."""
+    val_every_steps: int | None = bounded(ge=1)
+    """Decode the held-out prompts every this many optimizer steps; null = never."""
+    val_at_start: bool
+    """Also score the untrained model at step 0, so the curve starts from there."""
+    val_batch_size: int = bounded(ge=1)
+    """Held-out prompts decoded together."""
+    val_max_new_tokens: int = bounded(ge=1)
+    """Generation budget of each validation completion."""
+    optimizer: dict[str, Any]
+    """A ``_partial_`` optimizer node, called with the trained parameters."""
+    scheduler: dict[str, Any] | None
+    """A ``_partial_`` schedule node, called with the optimizer and stepped every optimizer step; null = none."""
+    trainer: dict[str, Any]
+    """Extra ``lightning.Trainer`` arguments for this phase (gradient clipping, accumulation, logging)."""
+    checkpoint: CheckpointSettings
+    """How often the training state is saved (:class:`CheckpointSettings`)."""
+
+    def __post_init__(self) -> None:
+        check_learning_rate(self.optimizer, "phase.optimizer")
 
 
 # ----------------------------------------------------------------------------- loss
@@ -72,21 +128,22 @@ def sft_loss(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple
     return loss, {}
 
 
-# ----------------------------------------------------------------------------- scoring
+# ----------------------------------------------------------------------------- learning-rate schedule
 
 
 def warmup_schedule(
     optimizer: torch.optim.Optimizer,
-    warmup_steps: int = 20,
-    decay: str = "constant",
-    total_steps: int | None = None,
-    min_lr_ratio: float = 0.0,
+    warmup_steps: int,
+    decay: str,
+    total_steps: int | None,
+    min_lr_ratio: float,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up to the optimizer's lr, then ``constant``, ``cosine`` or ``linear`` decay.
 
-    Constant is r1's default for SFT: the prototype found that GRPO only improves an
-    SFT model whose learning rate did not decay (see FINDINGS). The multiplier is a
-    pure function of the step, so a resumed run continues the same curve.
+    Constant is r1's default for SFT: GRPO only improves an SFT model whose learning
+    rate did not decay (docs/FINDINGS.md). The multiplier is a pure function of the
+    step, so a resumed run continues the same curve. The numbers come from the phase's
+    ``scheduler`` node.
 
     Args:
         optimizer: the optimizer whose learning rate is scheduled (one step = one optimizer step).
@@ -96,9 +153,11 @@ def warmup_schedule(
         min_lr_ratio: the final multiplier of a decaying schedule.
     """
     if decay not in ("constant", "cosine", "linear"):
-        raise ConfigError(f"scheduler decay '{decay}' is not one of: constant, cosine, linear")
+        raise ConfigError(f"phase.scheduler.decay '{decay}' is not one of: constant, cosine, linear")
     if decay != "constant" and not total_steps:
-        raise ConfigError(f"a {decay} schedule needs total_steps (e.g. ${{phase.max_steps}})")
+        raise ConfigError(f"a {decay} schedule needs phase.scheduler.total_steps (e.g. ${{phase.max_steps}})")
+    if warmup_steps < 0 or not 0.0 <= min_lr_ratio <= 1.0:
+        raise ConfigError(f"phase.scheduler needs warmup_steps >= 0 and min_lr_ratio in [0, 1], not {warmup_steps} and {min_lr_ratio}")
     return torch.optim.lr_scheduler.LambdaLR(optimizer, _WarmupMultiplier(warmup_steps, decay, total_steps, min_lr_ratio))
 
 
@@ -139,7 +198,7 @@ class SFTDataModule(lightning.LightningDataModule):
         val_batch_size: prompts decoded together during validation.
         seed: the data order is a function of this seed and the epoch.
         pad_token_id: padding for the batches.
-        mask_prompt: labels ``-100`` on prompt tokens (the SFT default; off only for experiments).
+        mask_prompt: labels ``-100`` on prompt tokens (``data.mask_prompt``; off only for experiments).
     """
 
     def __init__(
@@ -150,7 +209,7 @@ class SFTDataModule(lightning.LightningDataModule):
         val_batch_size: int,
         seed: int,
         pad_token_id: int,
-        mask_prompt: bool = True,
+        mask_prompt: bool,
     ) -> None:
         super().__init__()
         self.train = train
@@ -227,12 +286,12 @@ class SFTModule(lightning.LightningModule):
         model: torch.nn.Module,
         tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        sampler=None,
-        loss_fn: LossFn = sft_loss,
-        val_max_new_tokens: int = 64,
-        system_prompt: str | None = None,
-        name: str = "sft",
+        scheduler: Callable[..., Any] | None,
+        sampler,
+        loss_fn: LossFn,
+        val_max_new_tokens: int,
+        system_prompt: str | None,
+        name: str,
     ) -> None:
         super().__init__()
         self.model = model
@@ -309,7 +368,7 @@ class SFTModule(lightning.LightningModule):
         prompt, completion = self._first_completion
         self.print(
             f"[{self.name}] step {point['step']:>5} | {point['seconds']:>6.1f}s | val/accuracy {metrics['val/accuracy']:.3f} "
-            f"| val/format_rate {metrics['val/format_rate']:.3f}{loss} | e.g. {prompt} -> {completion[:80]!r}",
+            f"| val/format_rate {metrics['val/format_rate']:.3f}{loss} | e.g. {prompt} -> {completion[:PREVIEW_CHARS]!r}",
             flush=True,
         )
 
@@ -323,71 +382,91 @@ def build_task(cfg: DictConfig):
         return None
     from r1.plugins import get_registry
 
-    return get_registry(cfg.get("plugins", {}).get("blocked", [])).build("task", cfg.task)
+    return get_registry(cfg.plugins.blocked).build("task", cfg.task)
 
 
 def build_sampler(cfg: DictConfig):
     """The configured sampler, used here for greedy validation."""
     from r1.plugins import get_registry
 
-    return get_registry(cfg.get("plugins", {}).get("blocked", [])).build("sampler", cfg.sampler)
+    return get_registry(cfg.plugins.blocked).build("sampler", cfg.sampler)
 
 
-def load_data(cfg: DictConfig, task) -> tuple[Any, list[Sample]]:
-    """``(training table, held-out samples)`` from the ``data`` node; fails fast on a bad path or field."""
+
+
+def read_sft_settings(cfg: DictConfig) -> tuple[SFTSettings, DataSettings]:
+    """The phase's and the ``data`` node's settings, checked (one line per mistake) before any work."""
+    from r1.phases.common import read_settings
+
+    settings = read_settings(SFTSettings, cfg.phase)
+    check_scheduler(settings.scheduler)
+    return settings, read_settings(DataSettings, cfg.get("data"), prefix="data")
+
+
+def check_scheduler(node: Mapping[str, Any] | None) -> None:
+    """Build the schedule once on a throw-away optimizer, so a bad option fails before the model loads."""
+    if node is None:
+        return
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    try:
+        instantiate(node)(probe)
+    except (InstantiationException, TypeError, ValueError) as error:
+        raise ConfigError(f"phase.scheduler cannot be built: {' '.join(str(error).split())}") from error
+
+
+def load_data(data: DataSettings, task, seed: int) -> tuple[Any, list[Sample]]:
+    """``(training table, held-out samples)`` the ``data`` node describes; fails fast on a bad path or field."""
     from r1.data.datasets import load_eval_samples, load_training_data
 
-    data = _data_node(cfg)
-    table = load_training_data(data, task, seed=int(cfg.seed))
-    val_size = int(data.get("val_size") or 0)
-    val_samples = load_eval_samples(data, task, val_size, seed=int(cfg.seed)) if val_size > 0 else []
+    spec = dataclasses.asdict(data)
+    table = load_training_data(spec, task, seed=seed)
+    val_samples = load_eval_samples(spec, task, data.val_size, seed=seed) if data.val_size > 0 else []
     return table, val_samples
 
 
-def build_datamodule(cfg: DictConfig, tokenizer, table, val_samples: Sequence[Sample]) -> SFTDataModule:
+def build_datamodule(settings: SFTSettings, data: DataSettings, tokenizer, table, val_samples: Sequence[Sample], seed: int) -> SFTDataModule:
     """Tokenise ``table`` with ``tokenizer`` and wrap it with the held-out samples."""
-    data, phase = _data_node(cfg), cfg.phase
-    train = tokenize_examples(tokenizer, list(table["prompt"]), list(table["response"]), max_length=int(data.get("max_length", 512)), system_prompt=phase.get("system_prompt"))
+    train = tokenize_examples(tokenizer, list(table["prompt"]), list(table["response"]), max_length=data.max_length, system_prompt=settings.system_prompt)
     if len(train) == 0:
-        raise ConfigError(f"no training example fits data.max_length={data.get('max_length')}; raise it")
+        raise ConfigError(f"no training example fits data.max_length={data.max_length}; raise it")
     return SFTDataModule(
         train,
         val_samples,
-        batch_size=int(phase.batch_size),
-        val_batch_size=int(phase.get("val_batch_size") or 128),
-        seed=int(cfg.seed),
+        batch_size=settings.batch_size,
+        val_batch_size=settings.val_batch_size,
+        seed=seed,
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-        mask_prompt=bool(data.get("mask_prompt", True)),
+        mask_prompt=data.mask_prompt,
     )
 
 
-def build_module(cfg: DictConfig, model, tokenizer, sampler, loss_fn: LossFn = sft_loss) -> SFTModule:
-    """An :class:`SFTModule` with the optimizer and schedule of ``cfg.phase``."""
+def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: LossFn) -> SFTModule:
+    """An :class:`SFTModule` with the optimizer and schedule of the phase's settings."""
     from hydra.utils import instantiate
 
-    phase = cfg.phase
-    scheduler = instantiate(phase.scheduler) if phase.get("scheduler") else None
     return SFTModule(
         model,
         tokenizer,
-        optimizer=instantiate(phase.optimizer),
-        scheduler=scheduler,
+        optimizer=instantiate(settings.optimizer),
+        scheduler=instantiate(settings.scheduler) if settings.scheduler is not None else None,
         sampler=sampler,
         loss_fn=loss_fn,
-        val_max_new_tokens=int(phase.get("val_max_new_tokens") or 64),
-        system_prompt=phase.get("system_prompt"),
-        name=str(phase.name),
+        val_max_new_tokens=settings.val_max_new_tokens,
+        system_prompt=settings.system_prompt,
+        name=settings.name,
     )
 
 
-def checkpoint_callback(folder: Path, node: Mapping[str, Any] | None):
-    """A ``ModelCheckpoint`` saving every ``node.every_n_steps`` steps into ``folder``, or None.
+def checkpoint_callback(folder: Path, settings: CheckpointSettings):
+    """A ``ModelCheckpoint`` saving every ``settings.every_n_steps`` steps into ``folder``, or None.
 
     Files are ``step000100.ckpt`` (no ``=`` in the name, so ``ckpt_path=...`` needs no
-    quoting on the command line) plus ``last.ckpt``; the newest ``node.keep`` are kept.
+    quoting on the command line) plus ``last.ckpt``; the newest ``settings.keep`` are kept.
     """
-    node = node or {}
-    if not node.get("every_n_steps"):
+    if settings.every_n_steps is None:
         return None
     from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -395,74 +474,76 @@ def checkpoint_callback(folder: Path, node: Mapping[str, Any] | None):
         dirpath=str(folder),
         filename="step{step:06d}",
         auto_insert_metric_name=False,
-        every_n_train_steps=int(node["every_n_steps"]),
+        every_n_train_steps=settings.every_n_steps,
         monitor="step",  # "keep the newest k": Lightning allows k > 1 only with a monitor
         mode="max",
-        save_top_k=int(node.get("keep", 1)),
+        save_top_k=settings.keep,
         save_last=True,
     )
 
 
-def build_phase_trainer(cfg: DictConfig, validate: bool, callbacks: list):
-    """The Lightning trainer for a step-based phase: endless data, validation every ``phase.val_every_steps``."""
+def build_phase_trainer(cfg: DictConfig, settings: SFTSettings, validate: bool, callbacks: list):
+    """The Lightning trainer for a step-based phase: endless data, validation every ``val_every_steps``."""
     from r1.phases.common import build_trainer
 
-    phase = cfg.phase
-    options = OmegaConf.to_container(phase.get("trainer") or {}, resolve=True)
+    options = dict(settings.trainer)
     accumulate = int(options.get("accumulate_grad_batches", 1))
     return build_trainer(
         cfg,
-        max_steps=int(phase.max_steps),
+        max_steps=settings.max_steps,
         max_epochs=-1,  # the data stream is endless; max_steps ends training
-        val_check_interval=int(phase.val_every_steps) * accumulate if validate else None,  # counted in micro-batches
+        val_check_interval=settings.val_every_steps * accumulate if validate else None,  # counted in micro-batches
         check_val_every_n_epoch=None,
         limit_val_batches=None if validate else 0,
-        num_sanity_val_steps=-1 if validate and phase.get("val_at_start", True) else 0,  # -1: the whole set at step 0
+        num_sanity_val_steps=-1 if validate and settings.val_at_start else 0,  # -1: the whole set at step 0
         use_distributed_sampler=False,  # the batch sampler shards by rank itself (exact resume)
         callbacks=callbacks,
         **options,
     )
 
 
-def train(cfg: DictConfig, module: SFTModule, datamodule: SFTDataModule) -> dict[str, Any]:
-    """Fit (resuming from ``cfg.ckpt_path`` if set), validate at the end, export, write ``summary.json``.
+def train(cfg: DictConfig, settings: SFTSettings, module: SFTModule, datamodule: SFTDataModule, state: ResumeState) -> dict[str, Any]:
+    """Fit (resuming from ``state.ckpt_path`` if any), validate at the end, export; returns the summary.
 
     Returns:
-        The summary: ``hf_dir``, final ``val/accuracy`` and ``val/format_rate``, ``steps``,
-        ``seconds``, the last ``train/loss`` and the learning ``curve`` (one point per validation).
+        The summary: ``hf_dir`` (on the rank that exported), final ``val/accuracy`` and
+        ``val/format_rate``, ``steps``, ``seconds``, the last ``train/loss``, the learning
+        ``curve`` (one point per validation) and ``resumed_from``.
     """
     from r1.phases.common import run_dir, save_hf
 
     out = run_dir(cfg)
-    validate = bool(datamodule.val_samples) and bool(cfg.phase.get("val_every_steps"))
-    checkpoint = checkpoint_callback(out / "checkpoints", cfg.phase.get("checkpoint"))
-    trainer = build_phase_trainer(cfg, validate, [checkpoint] if checkpoint else [])
+    validate = bool(datamodule.val_samples) and settings.val_every_steps is not None
+    checkpoint = checkpoint_callback(state.checkpoints, settings.checkpoint)
+    trainer = build_phase_trainer(cfg, settings, validate, [checkpoint] if checkpoint else [])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*dirpath has changed.*")  # resuming into a new run folder is the normal case
-        trainer.fit(module, datamodule=datamodule, ckpt_path=check_ckpt_path(cfg))
+        warnings.filterwarnings("ignore", message=".*dirpath has changed.*")  # resuming from another folder's checkpoint
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # the state folder of a resumed run
+        trainer.fit(module, datamodule=datamodule, ckpt_path=state.ckpt_path)
         if checkpoint:
-            trainer.save_checkpoint(out / "checkpoints" / "last.ckpt")  # the final state, whatever the step
+            trainer.save_checkpoint(state.checkpoints / "last.ckpt")  # the final state, whatever the step
         if validate and (not module.history or module.history[-1]["step"] != trainer.global_step):
             trainer.validate(module, datamodule=datamodule, verbose=False)
-    summary: dict[str, Any] = {"phase": str(cfg.phase.name), "steps": int(trainer.global_step), "seconds": round(time.perf_counter() - module.started_at, 1)}
+    summary: dict[str, Any] = {"phase": settings.name, "steps": int(trainer.global_step), "seconds": round(time.perf_counter() - module.started_at, 1)}
     if module.history:
         summary.update({k: v for k, v in module.history[-1].items() if k.startswith("val/")})
-    summary.update({"train/loss": module.last_loss, "train/examples": len(datamodule.train), "curve": module.history})
+    summary.update({"train/loss": module.last_loss, "train/examples": len(datamodule.train), "curve": module.history, "resumed_from": state.ckpt_path})
     if trainer.is_global_zero:
         summary["hf_dir"] = str(save_hf(module.model, module.tokenizer, out / "hf"))
         if checkpoint:
-            summary["checkpoint_dir"] = str(out / "checkpoints")
-        write_summary(out, summary)
+            summary["checkpoint_dir"] = str(state.checkpoints)
     return summary
 
 
-def check_ckpt_path(cfg: DictConfig) -> str | None:
-    """``cfg.ckpt_path`` if it names a file; a one-line error if it names nothing."""
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path and not Path(str(ckpt_path)).expanduser().is_file():
-        raise DataError(f"ckpt_path '{ckpt_path}' does not exist; give a Lightning checkpoint (e.g. <run>/checkpoints/last.ckpt)")
-    return str(Path(str(ckpt_path)).expanduser()) if ckpt_path else None
+def finish(cfg: DictConfig, state: ResumeState, summary: dict[str, Any]) -> dict[str, Any]:
+    """On the rank that exported: ``summary.json`` in the run folder, then the resume state marked done."""
+    from r1.phases.common import mark_done, run_dir
+
+    if "hf_dir" in summary:
+        write_summary(run_dir(cfg), summary)
+        mark_done(state.dir, summary)
+    return summary
 
 
 def write_summary(folder: Path, summary: Mapping[str, Any]) -> Path:
@@ -472,27 +553,16 @@ def write_summary(folder: Path, summary: Mapping[str, Any]) -> Path:
     return path
 
 
-def _data_node(cfg: DictConfig) -> DictConfig:
-    """The ``data`` node, or the shipped defaults (the task's examples) when the config has none.
-
-    A config composed for another phase (GRPO running its cold-start SFT first) has no ``data``.
-    """
-    data = cfg.get("data")
-    if data is None:
-        from r1.paths import conf_dir
-
-        data = OmegaConf.load(conf_dir() / "_data" / "default.yaml")
-    return data
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
     """``python -m r1.run phase=sft``: cold-start SFT of ``model`` on ``data``; returns the summary."""
     from r1.models import load_model
+    from r1.phases.common import resume_state, run_dir
 
-    check_ckpt_path(cfg)
+    settings, data = read_sft_settings(cfg)
+    state = resume_state(cfg, settings.name, run_dir(cfg))
     task = build_task(cfg)
-    table, val_samples = load_data(cfg, task)  # before the model: a bad path fails in a second
+    table, val_samples = load_data(data, task, int(cfg.seed))  # before the model: a bad path fails in a second
     model, tokenizer = load_model(cfg.model)
-    datamodule = build_datamodule(cfg, tokenizer, table, val_samples)
-    module = build_module(cfg, model, tokenizer, build_sampler(cfg))
-    return train(cfg, module, datamodule)
+    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed))
+    module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss)
+    return finish(cfg, state, train(cfg, settings, module, datamodule, state))

@@ -1,9 +1,14 @@
 """Held-out scoring during training: greedy decoding, scored by a verifier.
 
 SFT, distillation and GRPO all report the same two numbers while they train:
-accuracy (the task's checker, the shared verifier by default) and the strict
-format rate. Greedy decoding makes them a property of the weights alone, so curves
-are comparable across steps, phases and seeds.
+accuracy (the task's checker, the shared verifier by default) and the format rate.
+Greedy decoding makes them a property of the weights alone, so curves are comparable
+across steps, phases and seeds.
+
+``val/format_rate`` means what ``heldout/format_rate`` (``phase=eval``), the strict
+``format`` reward and the ``format`` filter mean: the share of completions that are
+exactly ``<think>…</think><answer>…</answer>`` (each tag once, both parts non-empty,
+whitespace around them allowed), as :func:`r1.template.matches_strict_template` decides.
 """
 
 from __future__ import annotations
@@ -16,22 +21,13 @@ from r1.protocols import Sample
 from r1.template import matches_strict_template
 
 
-def is_formatted(completion: str) -> bool:
-    """Whether the completion is exactly ``<think>…</think><answer>…</answer>`` (each tag once).
-
-    The reward's strict check, with no whitespace around it either: what a model that learned
-    the template emits.
-    """
-    return completion == completion.strip() and matches_strict_template(completion)
-
-
 @torch.no_grad()
 def score_greedy(
     model: torch.nn.Module,
     tokenizer,
     sampler,
     samples: Sequence[Sample],
-    max_new_tokens: int = 64,
+    max_new_tokens: int,
     system_prompt: str | None = None,
     verify: Callable[[str, str], bool] | None = None,
 ) -> dict[str, list]:
@@ -39,7 +35,8 @@ def score_greedy(
 
     Returns:
         ``completions``, ``correct`` (verifier against ``answer``), ``formatted``
-        (strict template) and ``truncated`` (hit ``max_new_tokens``), one entry per sample.
+        (:func:`r1.template.matches_strict_template`) and ``truncated`` (hit
+        ``max_new_tokens``), one entry per sample.
     """
     from r1.data.chat import format_prompt
 
@@ -51,7 +48,7 @@ def score_greedy(
     return {
         "completions": texts,
         "correct": [bool(verify(text, str(s["answer"]))) for text, s in zip(texts, samples)],
-        "formatted": [is_formatted(text) for text in texts],
+        "formatted": [matches_strict_template(text) for text in texts],
         "truncated": [bool(t) for t in rollout.truncated.tolist()],
     }
 
@@ -61,21 +58,19 @@ def evaluate_greedy(
     tokenizer,
     sampler,
     samples: Sequence[Sample],
-    max_new_tokens: int = 64,
-    batch_size: int = 128,
+    max_new_tokens: int,
+    batch_size: int | None = None,
     system_prompt: str | None = None,
     verify: Callable[[str, str], bool] | None = None,
 ) -> dict[str, float]:
-    """Accuracy and format rate of greedy completions on ``samples``, in batches."""
+    """Accuracy and format rate of greedy completions on ``samples``, ``batch_size`` prompts at a time (None: all at once)."""
     correct, formatted = [], []
+    batch_size = batch_size or max(len(samples), 1)
     for start in range(0, len(samples), batch_size):
         scores = score_greedy(model, tokenizer, sampler, samples[start : start + batch_size], max_new_tokens, system_prompt, verify)
         correct += scores["correct"]
         formatted += scores["formatted"]
     n = max(len(correct), 1)
     return {"accuracy": sum(correct) / n, "format_rate": sum(formatted) / n}
-
-
-# ----------------------------------------------------------------------------- learning-rate schedule
 
 

@@ -80,6 +80,8 @@ def test_distill_plain_sft_from_a_saved_dataset_folder(cli, tmp_path, teacher_re
     (summary_path,) = (tmp_path / "out").rglob("summary.json")
     summary = json.loads(summary_path.read_text())
     assert summary["steps"] == 4 and summary["train/examples"] == 40 and "teacher/accuracy" not in summary and Path(summary["hf_dir"]).is_dir()
+    state = Path(summary["checkpoint_dir"]).parent  # the resume state the same command would continue from
+    assert state.parent == tmp_path / "out" / "state" and state.name.startswith("distill-") and (state / "done.json").is_file()
 
 
 def test_teacher_with_another_tokenizer_is_one_line(cli, tmp_path, teacher_responses):

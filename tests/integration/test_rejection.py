@@ -21,7 +21,8 @@ from r1.samplers.rollout import Rollout
 from r1.tasks.arithmetic import worked_sum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["phase=rejection", "phase.num_prompts=8", "phase.chunk_size=4", "phase.samples_per_prompt=2", "phase.max_new_tokens=24"]
+# Sampling from the untrained `model` (phase.init_from=model): these tests check the mechanics, not the policy.
+SMALL = ["phase=rejection", "phase.init_from=model", "phase.num_prompts=8", "phase.chunk_size=4", "phase.samples_per_prompt=2", "phase.max_new_tokens=24"]
 
 
 def compose_with(*overrides: str):
@@ -116,6 +117,26 @@ def test_prompts_from_a_dataset_file_and_the_per_prompt_cap(oracle, tmp_path):
     assert json.loads((Path(summary["output_dir"]) / "report.json").read_text())["rejected_by"] == {"max_per_prompt": 6}
 
 
+def test_by_default_it_samples_from_the_grpo_model_of_this_config(oracle, tmp_path):
+    from r1.models import load_model
+    from r1.phases.common import config_hash, mark_done, save_hf
+    from r1.phases.rejection import run
+
+    common = [*[o for o in SMALL if not o.startswith("phase.init_from")], "filter=none", "logger=none", f"paths.output_root={tmp_path}", f"paths.output_dir={tmp_path / 'hydra'}"]
+    with pytest.raises(ConfigError, match="no finished GRPO run or no cold-start SFT model matches this config.*phase=grpo"):
+        run(compose_with(*common))  # nothing trained yet: one line saying what to run first, not 0 samples kept
+    assert not list(tmp_path.glob("rejection/*"))
+
+    cfg = compose_with(*common)
+    model, tokenizer = load_model(cfg.model)
+    hf_dir = save_hf(model, tokenizer, tmp_path / "grpo-run" / "hf")
+    mark_done(tmp_path / "state" / f"grpo-{config_hash(compose_with('phase=grpo'))}", {"hf_dir": str(hf_dir)})  # what a finished GRPO run leaves
+    summary = run(compose_with(*common))
+    recorded = json.loads((Path(summary["output_dir"]) / "config.json").read_text())
+    assert recorded["model"]["name_or_path"] == str(hf_dir) and summary["generated"] == 16
+    assert json.loads((Path(summary["output_dir"]) / "done.json").read_text()) == summary
+
+
 def test_resuming_into_a_folder_made_by_another_config_is_refused(oracle, tmp_path):
     from r1.phases.rejection import run
 
@@ -135,6 +156,7 @@ def test_a_half_written_chunk_is_ignored_and_changed_prompts_are_refused(oracle,
     chunks = tmp_path / "data" / "chunks"
     (chunks / "000001.json").unlink()  # as if killed while writing chunk 1:
     (chunks / ".000001.json.999.tmp").write_text('{"chunk": 1, "kept": [')  # only its temporary file exists
+    (tmp_path / "data" / "done.json").unlink()  # and so never finished
     second = run(compose_with(*common))
     assert not list(chunks.glob(".*.tmp")) and (tmp_path / "data" / "samples.jsonl").exists()
     assert second["kept"] == first["kept"] == 16
@@ -147,7 +169,7 @@ def test_a_half_written_chunk_is_ignored_and_changed_prompts_are_refused(oracle,
 
 def _command(root: Path) -> list[str]:
     return [
-        sys.executable, "-m", "r1.run", "phase=rejection", "phase.num_prompts=10", "phase.chunk_size=2", "phase.samples_per_prompt=2",
+        sys.executable, "-m", "r1.run", "phase=rejection", "phase.init_from=model", "phase.num_prompts=10", "phase.chunk_size=2", "phase.samples_per_prompt=2",
         "phase.max_new_tokens=16", "filter.filters=[{name:dedup}]", "logger=none", f"paths.output_root={root}",
     ]
 

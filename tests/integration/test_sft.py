@@ -1,4 +1,4 @@
-"""Cold-start SFT end to end on the tiny MoE: it learns, resumes exactly, exports a loadable folder."""
+"""Cold-start SFT end to end on the tiny MoE: it learns, the same command resumes it exactly, it exports a loadable folder."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ QUICK = ["experiment=sft_quick", "logger=csv", "phase.trainer.log_every_n_steps=
 
 
 def compose_sft(output_dir: Path, *overrides: str):
+    """The config of ``python -m r1.run phase=sft`` writing its run to ``output_dir`` and its state beside it."""
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose("config", overrides=["phase=sft", f"paths.output_dir={output_dir}", *QUICK, *overrides])
+        return compose("config", overrides=["phase=sft", f"paths.output_dir={output_dir}", f"paths.output_root={output_dir.parent}", *QUICK, *overrides])
 
 
 def run_in_process(output_dir: Path, *overrides: str) -> dict:
@@ -53,7 +54,10 @@ def test_cli_writes_checkpoints_hf_folder_summary_and_metrics(cli_run):
     assert summary["steps"] == 20 and summary["hf_dir"] == str(folder / "hf")
     assert 0.0 <= summary["val/accuracy"] <= 1.0 and 0.0 <= summary["val/format_rate"] <= 1.0
     assert [point["step"] for point in summary["curve"]] == [0, 10, 20]
-    assert {p.name for p in (folder / "checkpoints").iterdir()} == {"step000020.ckpt", "last.ckpt"}  # keep=1: the newest only
+    checkpoints = Path(summary["checkpoint_dir"])
+    assert checkpoints.parent.parent.name == "state" and checkpoints.parent.name.startswith("sft-")  # where the same command finds them
+    assert {p.name for p in checkpoints.iterdir()} == {"step000020.ckpt", "last.ckpt"}  # keep=1: the newest only
+    assert json.loads((checkpoints.parent / "done.json").read_text())["hf_dir"] == summary["hf_dir"] and summary["resumed_from"] is None
     assert (folder / "hf" / "config.json").is_file() and (folder / "hf" / "tokenizer.json").is_file()
     assert "[sft] step    10" in result.stdout + result.stderr  # one line per validation
 
@@ -97,25 +101,37 @@ def test_next_phase_takes_the_export_as_model_hf(cli_run, cli, tmp_path):
     assert json.loads(summary_path.read_text())["steps"] == 2
 
 
-def test_resume_mid_epoch_continues_the_same_trajectory(tmp_path):
-    """A run resumed from its step-5 checkpoint logs the same losses at steps 6..12 as the uninterrupted run.
+def test_the_same_command_resumes_a_killed_run_mid_epoch_on_the_same_trajectory(tmp_path):
+    """Run again after a kill, the same command resumes from the newest intact checkpoint and logs the
+    same losses at steps 6..12 as the uninterrupted run, ending with the same weights.
 
     36 examples in batches of 8: the checkpoint at step 5 (40 examples) is mid-epoch, so
     a resume that restarted the data order (or lost the optimizer state) would differ.
     """
+    from safetensors.torch import load_file
+
     common = ["phase.max_steps=12", "phase.val_every_steps=null", "phase.checkpoint.every_n_steps=5", "phase.checkpoint.keep=-1", "data.val_size=0"]
     full = run_in_process(tmp_path / "full", *common)
-    resumed = run_in_process(tmp_path / "resumed", *common, f"ckpt_path={tmp_path / 'full' / 'checkpoints' / 'step000005.ckpt'}")
-    assert full["steps"] == resumed["steps"] == 12
+    checkpoints = Path(full["checkpoint_dir"])
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.ckpt", "step000005.ckpt", "step000010.ckpt"]
+    trained = load_file(tmp_path / "full" / "hf" / "model.safetensors")
+    # As if killed while writing the step-10 checkpoint: that file is cut short, the run never finished.
+    (checkpoints.parent / "done.json").unlink()
+    (checkpoints / "last.ckpt").unlink()
+    step10 = checkpoints / "step000010.ckpt"
+    step10.write_bytes(step10.read_bytes()[:1000])
+
+    resumed = run_in_process(tmp_path / "resumed", *common)  # the same command
+    assert resumed["resumed_from"] == str(checkpoints / "step000005.ckpt") and full["steps"] == resumed["steps"] == 12
     full_losses, resumed_losses = logged(tmp_path / "full", "train/loss"), logged(tmp_path / "resumed", "train/loss")
     assert sorted(resumed_losses) == list(range(5, 12))  # logged at steps 6..12 (0-based 5..11)
     for step, loss in resumed_losses.items():
         assert loss == pytest.approx(full_losses[step], abs=1e-5), step
     # the data position really mattered: the resumed steps did not replay the first batches
     assert [round(full_losses[s], 4) for s in range(5, 12)] != [round(full_losses[s], 4) for s in range(7)]
-    trained = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    again = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    again = load_file(tmp_path / "resumed" / "hf" / "model.safetensors")
     assert all(torch.allclose(trained[k], again[k], atol=1e-6) for k in trained)
+    assert (checkpoints.parent / "done.json").is_file()  # finished: the same command would now start afresh
 
 
 def test_missing_data_path_is_one_line(cli, tmp_path):
