@@ -44,8 +44,9 @@ def test_humaneval_style_counts_each_assert():
         "    assert candidate(1) == 2\n    assert True\n    x = 5\n    assert candidate(x) == 6\n"
         "    for i in range(3):\n        assert candidate(i) == i + 1\n    assert candidate(0) == 99\n"
     )
-    setup, cases = split_check(test, "inc")
+    setup, cases, parameter = split_check(test, "inc")
     assert len(cases) == 4  # `assert True` is no free point; `x = 5` runs with the next case
+    assert parameter == "candidate" and "METADATA" in setup and "check" not in setup
     completion = "```python\ndef inc(n):\n    return n + 1\n```"
     scores = CodeReward()([completion], test=[test], entry_point=["inc"])
     assert scores == [pytest.approx(0.75)]
@@ -63,6 +64,33 @@ def test_verdicts_survive_a_later_hang():
     (verdict,) = run_jobs([job], timeout_s=1.5)
     assert verdict.status == "timeout" and not verdict.finished
     assert verdict.results == (True, False, False)
+
+
+def test_tests_beyond_literal_equality_run_in_the_checker():
+    code = (
+        "```python\nimport math\nclass Circle:\n    def __init__(self, r):\n        self.r = r\n"
+        "    def area(self):\n        return math.pi * self.r ** 2\n"
+        "def root(x):\n    if x < 0:\n        raise ValueError('negative')\n    return math.sqrt(x)\n```"
+    )
+    tests = [
+        "assert math.isclose(Circle(2).area(), 12.566, rel_tol=1e-3)",  # a candidate object, used remotely
+        "try:\n    root(-1)\n    raise AssertionError('no error')\nexcept ValueError:\n    pass",
+        "assert [root(x) for x in (4, 9)] == [2.0, 3.0]",
+        "assert root(16) == math.sqrt(16)",  # the expected side is evaluated by the checker
+        "assert Circle(1) == Circle(1)",  # objects are never compared: no lying __eq__ can help
+        "assert root(2) > 2",
+    ]
+    job = make_job(extract_code(code), tests=tests, setup_code="import math")
+    assert job is not None and not job.by_value
+    (verdict,) = run_jobs([job], timeout_s=10)
+    assert verdict.results == (True, True, True, True, False, False), verdict.stderr
+
+
+def test_literal_equality_is_compared_by_r1():
+    job = make_job("def f(x):\n    return [x, (x,)]", tests=["assert f(1) == [1, (1,)]", "assert f(1) == [1, [1]]"])
+    assert job is not None and job.by_value
+    (verdict,) = run_jobs([job], timeout_s=10)
+    assert verdict.results == (True, False) and verdict.finished
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ def test_network_is_unreachable(caplog):
 
 def test_missing_isolation_is_warned_once(monkeypatch, caplog):
     weak = sandbox.Capabilities(root=False, userns=False, net=False, mount=False, pid=False, python="python3")
-    weak = sandbox.Capabilities(**{**weak.__dict__, "warnings": sandbox._warnings(weak)})
+    weak = sandbox.Capabilities(**{**weak.__dict__, "warnings": sandbox._warnings(weak, ["unshare: EPERM"])})
     monkeypatch.setattr(sandbox, "_probe", lambda: weak)
     sandbox.reset_capabilities()
     try:
@@ -185,6 +185,7 @@ def test_missing_isolation_is_warned_once(monkeypatch, caplog):
             sandbox.capabilities()
         assert caplog.text.count("no network isolation") == 1
         assert "no mount namespace" in caplog.text and "no PID namespace" in caplog.text
+        assert "~/.ssh" in caplog.text and "no system-call filter" in caplog.text
     finally:
         sandbox.reset_capabilities()
 
@@ -233,3 +234,44 @@ def test_hostile_completions_score_zero():
     scores = reward(completions, tests=[tests] * len(completions))
     assert scores == [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
     _assert_nothing_left()
+
+
+def test_hidden_paths_are_covered_even_inside_a_bound_tree(monkeypatch):
+    caps = sandbox.capabilities()
+    if not caps.mount:
+        pytest.skip("no mount namespace here (a warning says so)")
+    directory = next(p for p in ("/usr/share", "/usr/include", "/usr/local", "/usr/games") if os.path.isdir(p))
+    inside = [directory, "/etc/passwd"]  # in bound trees, and not needed by the program below
+    assert os.listdir(directory) and Path("/etc/passwd").read_text()
+    monkeypatch.setattr(sandbox, "HIDDEN_PATHS", tuple(Path(p) for p in inside))
+    code = (
+        f"import os\nfor p in {inside!r}:\n"
+        "    print(p, os.listdir(p) if os.path.isdir(p) else open(p).read())\n"
+    )
+    res = run_program(code, timeout_s=10)
+    assert res.status == "ok", res.stderr
+    for p in inside:
+        assert f"{p} []\n" in res.stdout or f"{p} \n" in res.stdout, res.stdout
+
+
+def test_the_root_holds_system_paths_and_the_interpreter_only():
+    python = sandbox._python_candidates()[0]
+    binds = sandbox._binds_for(python)
+    assert set(binds) >= {p for p in sandbox.SYSTEM_PATHS if os.path.lexists(p)}
+    extra = set(binds) - set(sandbox.SYSTEM_PATHS)
+    assert all(python.startswith(p + "/") for p in extra)
+    assert sandbox._binds_for("/usr/bin/python3") == tuple(p for p in sandbox.SYSTEM_PATHS if os.path.lexists(p))
+
+
+def test_the_system_call_filter_is_well_formed():
+    from r1_code import _seccomp
+
+    for machine in _seccomp.MACHINES:
+        code = _seccomp.program(machine)
+        assert code[-3:] == [(0x06, 0, 0, _seccomp.RET_ALLOW), (0x06, 0, 0, _seccomp.RET_ERRNO | 1),
+                             (0x06, 0, 0, _seccomp.RET_ERRNO | 38)]
+        for i, (op, jt, jf, _) in enumerate(code):
+            if op in (_seccomp.JEQ, _seccomp.JGE, _seccomp.JSET):
+                assert i + 1 + max(jt, jf) < len(code)  # every jump lands on an instruction
+    with pytest.raises(ValueError):
+        _seccomp.program("sparc64")

@@ -8,18 +8,22 @@ it may freely call ``unshare``, ``mount`` and ``setuid`` before it ``exec``s the
 It is started in the program's working directory with an empty environment, and reads its
 settings (a JSON object) from ``argv[1]``. Steps, each only when the settings ask for it:
 
+0. Die with the caller: a parent-death signal (SIGKILL), so that killing the scoring
+   process (even with ``kill -9``) ends its sandboxes, not only their time-outs.
 1. ``unshare`` new network, mount and PID namespaces (in a new user namespace when not root).
-2. In the new mount namespace: make every mount private (nothing propagates back to the
-   host), mount a size-limited tmpfs over the working directory (the program's files are
-   copied into it), then remount every other mount read-only, so ``/tmp``, ``/dev/shm`` and
-   the like cannot be written. Read-only remounts always carry ``MS_BIND``: without it a
-   remount changes the *superblock* and would make the host's file system read-only.
-3. Fork an init: PID 1 of the new PID namespace. It mounts a fresh ``/proc``, forks the
-   program (PID 2), reaps orphans, and reports the program's wait status through a pipe.
-   When it exits, or is killed with the launcher (parent-death signal), the kernel kills
-   every process left in the namespace: nothing a program starts can outlive it.
-4. In the program's process: resource limits, drop to the unprivileged uid/gid (root only),
-   ``execve`` the interpreter with the given argv and environment.
+2. In the new mount namespace, build the program's root file system on the working
+   directory (``_rootfs.py``: only system directories, the interpreter, a few devices and
+   its own size-limited tmpfs; home directories, ``/tmp``, ``/run`` and the reference
+   solutions are simply absent).
+3. Fork an init: PID 1 of the new PID namespace. It mounts a fresh ``/proc``, moves into the
+   new root (``pivot_root``), forks the program (PID 2), reaps orphans, and reports the
+   program's wait status through a pipe. When it exits, or is killed with the launcher
+   (parent-death signal), the kernel kills every process left in the namespace: nothing a
+   program starts can outlive it.
+4. In the program's process: resource limits, drop to the unprivileged uid/gid and no
+   supplementary groups (root only; an unprivileged user namespace cannot drop them, which
+   is why the mount view matters), the parent-death signal again, the system-call filter
+   (``_seccomp.py``), then ``execve`` the interpreter with the given argv and environment.
 
 Exit codes: 125 setup failed (stderr starts with ``r1-sandbox-setup:``), 126/127 the
 interpreter could not be executed (``r1-sandbox-exec:``); otherwise the program's own status
@@ -29,55 +33,28 @@ interpreter could not be executed (``r1-sandbox-exec:``); otherwise the program'
 import ctypes
 import json
 import os
-import re
 import resource
 import signal
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # r1-code's own directory, trusted
+import _rootfs  # noqa: E402
+import _seccomp  # noqa: E402
+
+del sys.path[0]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
-
 PR_SET_PDEATHSIG = 1
 
-# Per-mount options as mountinfo prints them; a read-only remount must repeat them, because
-# in a user namespace the kernel refuses a remount that would clear a locked flag.
-_MOUNT_FLAGS = {
-    "nosuid": MS_NOSUID,
-    "nodev": MS_NODEV,
-    "noexec": MS_NOEXEC,
-    "noatime": MS_NOATIME,
-    "nodiratime": MS_NODIRATIME,
-    "relatime": MS_RELATIME,
-    "strictatime": MS_STRICTATIME,
-}
-
-# Mounts the kernel itself guards from unprivileged writers; failing to remount them
-# read-only is not worth refusing to run.
-_LENIENT_PREFIXES = ("/proc", "/sys")
+SetupError = _rootfs.SetupError
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-
-
-class SetupError(Exception):
-    """The sandbox could not be set up as asked; the program must not run."""
 
 
 def _check(ret, what):
@@ -86,27 +63,15 @@ def _check(ret, what):
         raise SetupError("%s: %s" % (what, os.strerror(err)))
 
 
-def _mount(source, target, fstype, flags, data=None):
-    enc = lambda s: None if s is None else s.encode()  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), "mount %s" % target)
+def _die_with_parent(parent):
+    """SIGKILL this process when ``parent`` (the process whose thread started it) dies.
 
-
-def _remount_readonly(target, options):
-    flags = MS_REMOUNT | MS_BIND | MS_RDONLY  # MS_BIND: per-mount flags only, never the superblock
-    for opt in options.split(","):
-        flags |= _MOUNT_FLAGS.get(opt, 0)
-    _mount(None, target, None, flags)
-
-
-def _mountinfo():
-    """(mount point, per-mount options) of every mount, parents before children."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # octal escapes
-            out.append((point, fields[5]))
-    return out
+    Set again after every change of credentials, which clears it. If the parent is already
+    gone (it died before this call), exit at once rather than run unattended.
+    """
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if parent is not None and os.getppid() != parent:
+        os._exit(125)
 
 
 def _write(path, text):
@@ -134,35 +99,14 @@ def _enter_namespaces(cfg):
         _check(_libc.unshare(flags), "unshare")
 
 
-def _isolate_filesystem(cfg):
-    """Private tmpfs working directory; everything else read-only (see module docstring)."""
-    workdir = os.getcwd()
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+def _read_files():
+    """The program's files, read before the working directory is covered by the new root."""
     files = {}
     for name in os.listdir("."):
         if os.path.isfile(name):
             with open(name, "rb") as f:
                 files[name] = f.read()
-    opts = "size=%dk,nr_inodes=%d,mode=0700" % (cfg["disk_kb"], cfg["max_files"])
-    if cfg["uid"] is not None:
-        opts += ",uid=%d,gid=%d" % (cfg["uid"], cfg["gid"])
-    _mount("tmpfs", workdir, "tmpfs", MS_NOSUID | MS_NODEV, opts)
-    os.chdir(workdir)  # the old cwd is the directory underneath the new mount
-    for name, data in files.items():
-        with open(name, "wb") as f:
-            f.write(data)
-        if cfg["uid"] is not None:
-            os.chown(name, cfg["uid"], cfg["gid"])
-    done = set()
-    for point, options in reversed(_mountinfo()):  # of stacked mounts, the last is the one a path reaches
-        if point == workdir or point in done:
-            continue
-        done.add(point)
-        try:
-            _remount_readonly(point, options)
-        except SetupError:
-            if not point.startswith(_LENIENT_PREFIXES):
-                raise
+    return files
 
 
 def _count_tasks(uid):
@@ -219,6 +163,12 @@ def _exec_program(cfg):
             os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
             if os.geteuid() == 0 or os.getegid() == 0:
                 raise SetupError("privileges were not dropped")
+        _die_with_parent(None)  # the new credentials cleared it
+        if cfg["seccomp"]:
+            try:
+                _seccomp.install()
+            except (OSError, ValueError) as e:
+                raise SetupError("seccomp: %s" % e)
     except (SetupError, OSError, ValueError) as e:
         _die(125, "r1-sandbox-setup: %s" % e)
     try:
@@ -236,12 +186,9 @@ def _run_init(cfg, report_fd):
     namespace; if the launcher is killed (time-out), the parent-death signal kills this one.
     """
     try:
-        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+        _die_with_parent(None)
         if cfg["mount"]:
-            try:  # a /proc that shows only this namespace's processes
-                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
-            except SetupError:
-                pass
+            _rootfs.enter(cfg)  # the new root, with a /proc that shows only this namespace
         program = os.fork()
     except (SetupError, OSError) as e:
         _die(125, "r1-sandbox-setup: %s" % e)
@@ -310,9 +257,13 @@ def main():
         _kill_uid(int(sys.argv[2]))
     cfg = json.loads(sys.argv[1])
     try:
+        _die_with_parent(cfg["parent"])
+        if cfg["mount"] and not cfg["pid"]:
+            raise SetupError("a mount namespace needs a PID namespace (for its /proc)")
+        files = _read_files() if cfg["mount"] else {}
         _enter_namespaces(cfg)
         if cfg["mount"]:
-            _isolate_filesystem(cfg)
+            _rootfs.prepare(cfg, files)
     except (SetupError, OSError) as e:
         _die(125, "r1-sandbox-setup: %s" % e)
     if not cfg["pid"]:

@@ -8,14 +8,20 @@ Each program gets (where the kernel allows; see :func:`capabilities`):
 
 - a fresh working directory (a size-limited tmpfs when mount namespaces work), removed after;
 - an empty environment and ``python -I -S`` (no site-packages, no user paths);
-- a fresh, otherwise unused uid when run as root (RLIMIT_NPROC does not bind uid 0, and
-  a uid of its own keeps one program's fork bomb from eating another's process quota);
+- a fresh, otherwise unused uid and no supplementary groups when run as root (RLIMIT_NPROC
+  does not bind uid 0, and a uid of its own keeps one program's fork bomb from eating
+  another's process quota);
 - RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_NOFILE, no core files;
-- new network (only a down loopback), mount (every mount read-only but its working
-  directory) and PID namespaces (when the program exits or is killed, everything it
-  started dies with it);
+- new network (only a down loopback), mount and PID namespaces: a root file system of its
+  own holding only system directories, the interpreter and its working directory, all
+  read-only but the latter (``_rootfs.py``: no home directories, no ``/tmp``, ``/run`` or
+  other sandboxes, no unix sockets on disk, no reference solutions), and when the program
+  exits or is killed, everything it started dies with it;
+- a system-call filter: no namespaces, mounts, chroot, ptrace or keyrings (``_seccomp.py``);
 - a wall-clock time-out that kills its whole process group, and caps on the bytes kept
-  from stdout and stderr: a program that prints more is killed at the cap.
+  from stdout and stderr: a program that prints more is killed at the cap;
+- death with the caller: killing the scoring process (even ``kill -9``) kills its programs,
+  and the working directories it leaves are removed by the next process that starts one.
 
 What is unavailable is reported once as a logged warning. The setup itself happens in
 ``_launcher.py``, a single-threaded helper process; see its docstring for why.
@@ -33,16 +39,23 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r1_code import workdirs
+
 logger = logging.getLogger(__name__)
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
+
+# Host paths every program's root holds (read-only): what an interpreter and the programs
+# it may start need. Everything else is absent, not merely unreadable.
+SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Never visible to a program, even inside a bound tree: the bundled reference solutions.
+HIDDEN_PATHS = (Path(__file__).with_name("data"),)
 
 # Fresh uids are drawn from a range no distribution or container runtime hands out.
 _UID_BASE = 1_900_000_000
@@ -83,6 +96,8 @@ class Capabilities:
         userns: namespaces are entered through a user namespace (not root).
         net, mount, pid: which namespaces each program gets.
         python: the interpreter the programs run with (one the sandbox uid can execute).
+        seccomp: programs run under the system-call filter.
+        binds: the host paths a program's root holds (with ``mount``).
         warnings: what could not be isolated, as logged.
     """
 
@@ -92,6 +107,8 @@ class Capabilities:
     mount: bool
     pid: bool
     python: str
+    seccomp: bool = False
+    binds: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -132,7 +149,8 @@ def run_programs(
         disk_mb: size of the tmpfs working directory (where mount namespaces work).
         stdin: text fed to each program's standard input (aligned with ``programs``).
         files: extra files ``{name: text}`` put next to ``main.py`` (aligned with ``programs``).
-        python_args: interpreter flags; drop ``-S`` to let programs import site-packages.
+        python_args: interpreter flags; drop ``-S`` to let programs import the site-packages
+            of the base interpreter (a virtual environment is not in their file system).
 
     Returns:
         One :class:`ExecResult` per program, in order. Never raises for a program's fault.
@@ -170,12 +188,14 @@ def capabilities() -> Capabilities:
     global _caps
     with _caps_lock:
         if _caps is None:
+            for path in workdirs.clean_leaked():
+                logger.info("r1-code sandbox: removed %s, left by a process that is gone", path)
             _caps = _probe()
             for warning in _caps.warnings:
                 logger.warning(warning)
-            if _caps.python != sys.executable:
+            if _caps.python not in _our_pythons():
                 logger.info(
-                    "r1-code sandbox: programs run with %s (the sandbox uid cannot execute %s)", _caps.python, sys.executable
+                    "r1-code sandbox: programs run with %s (the sandbox cannot run %s)", _caps.python, sys.executable
                 )
         return _caps
 
@@ -212,39 +232,72 @@ def _probe() -> Capabilities:
     for net, mount, pid in settings:
         for python in pythons:
             userns = not root and (net or mount or pid)
-            caps = Capabilities(root=root, userns=userns, net=net, mount=mount, pid=pid, python=python)
-            res = _run_one("print('r1-sandbox-probe')", "", {}, spec, caps)
-            if res.status == "ok" and "r1-sandbox-probe" in res.stdout:
-                return Capabilities(**{**caps.__dict__, "warnings": _warnings(caps)})
-            errors.append(f"net={net} mount={mount} pid={pid} {python}: {res.status} {res.stderr.strip()[:200]}")
+            binds = _binds_for(python) if mount else ()
+            for seccomp in (True, False):
+                caps = Capabilities(root, userns, net, mount, pid, python, seccomp, binds)
+                res = _run_one("import ctypes\nprint('r1-sandbox-probe')", "", {}, spec, caps)
+                if res.status == "ok" and "r1-sandbox-probe" in res.stdout:
+                    return Capabilities(**{**caps.__dict__, "warnings": _warnings(caps, errors)})
+                errors.append(
+                    f"net={net} mount={mount} pid={pid} seccomp={seccomp} {python}: {res.status} {res.stderr.strip()[:200]}"
+                )
+                if "r1-sandbox-setup: seccomp" not in res.stderr:
+                    break  # the filter is not what failed
             if res.returncode == 125:  # the namespaces, not the interpreter, failed
                 break
     raise SandboxUnavailable("no sandbox setting works here:\n" + "\n".join(errors))
 
 
 def _python_candidates() -> list[str]:
-    """Interpreters to try: ours first; when it lives where the sandbox uid cannot reach
-    (e.g. under /root), a system one."""
+    """Interpreters to try, as real paths (a program's root holds real directories, not a
+    virtual environment's links): ours first, then system ones, for when ours lives where
+    the sandbox uid cannot reach (e.g. under /root) and there is no mount namespace."""
     out: list[str] = []
-    for p in (sys.executable, getattr(sys, "_base_executable", ""), os.path.realpath(sys.executable),
+    for p in (getattr(sys, "_base_executable", ""), sys.executable,
               "/usr/bin/python3", "/usr/local/bin/python3", shutil.which("python3") or ""):
-        if p and os.path.exists(p) and p not in out:
-            out.append(p)
+        real = os.path.realpath(p) if p else ""
+        if real and os.path.isfile(real) and real not in out:
+            out.append(real)
     return out
 
 
-def _warnings(caps: Capabilities) -> tuple[str, ...]:
+def _our_pythons() -> set[str]:
+    """The real paths of the interpreter running r1 (a virtual environment's and its base)."""
+    return {os.path.realpath(p) for p in (sys.executable, getattr(sys, "_base_executable", "")) if p}
+
+
+def _binds_for(python: str) -> tuple[str, ...]:
+    """The host paths a program's root holds when it runs with ``python``: the system
+    directories, and the interpreter's installation when it lies outside them."""
+    binds = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    system = tuple(os.path.realpath(p) + "/" for p in binds)
+    ours = python in _our_pythons()
+    prefixes = {sys.base_prefix, sys.base_exec_prefix} if ours else {os.path.dirname(os.path.dirname(python))}
+    for prefix in sorted(os.path.realpath(p) for p in prefixes):
+        if not (prefix + "/").startswith(system) and prefix not in binds:
+            binds.append(prefix)
+    return tuple(binds)
+
+
+def _warnings(caps: Capabilities, errors: list[str]) -> tuple[str, ...]:
     out = []
     how = "" if caps.root else " (not root, and unprivileged user namespaces are not allowed here)"
+    why = f" [{errors[0]}]" if errors else ""
     if not caps.net:
-        out.append(f"r1-code sandbox: no network isolation{how}; sandboxed programs can open sockets")
+        out.append(f"r1-code sandbox: no network isolation{how}; sandboxed programs can open sockets{why}")
     if not caps.mount:
         out.append(
-            f"r1-code sandbox: no mount namespace{how}; programs can write wherever their uid may "
-            "(e.g. /tmp) and their working directory is on disk"
+            f"r1-code sandbox: no mount namespace{how}; programs see every file your user can read "
+            "(home directory, ~/.ssh, tokens, /tmp, unix sockets such as /run/docker.sock, other "
+            f"sandboxes) and write wherever it may{why}"
         )
     if not caps.pid:
         out.append(f"r1-code sandbox: no PID namespace{how}; a program's escaped children outlive it until their CPU limit")
+    if not caps.seccomp:
+        out.append(
+            "r1-code sandbox: no system-call filter on this machine; programs may create namespaces "
+            "of their own and reach root-only kernel code through them"
+        )
     return tuple(out)
 
 
@@ -266,7 +319,7 @@ def _release_uid(uid: int | None) -> None:
 def _run_one(program: str, stdin: str, files: dict[str, str], spec: _Spec, caps: Capabilities) -> ExecResult:
     start = time.monotonic()
     uid = _acquire_uid() if caps.root else None
-    workdir = tempfile.mkdtemp(prefix="r1-sandbox-")
+    workdir = workdirs.create()
     try:
         for name, text in {**files, "main.py": program}.items():
             if os.path.basename(name) != name or name in (".", ".."):
@@ -282,6 +335,11 @@ def _run_one(program: str, stdin: str, files: dict[str, str], spec: _Spec, caps:
             "mount": caps.mount,
             "pid": caps.pid,
             "userns": caps.userns,
+            "seccomp": caps.seccomp,
+            "binds": list(caps.binds),
+            "hide": [os.path.realpath(p) for p in HIDDEN_PATHS],
+            "workdir": workdir,
+            "parent": os.getpid(),
             "uid": uid,
             "gid": uid,
             "disk_kb": spec.disk_kb,
@@ -313,7 +371,7 @@ def _run_one(program: str, stdin: str, files: dict[str, str], spec: _Spec, caps:
     finally:
         if uid is not None and not caps.pid:
             _kill_uid(uid)
-        _remove(workdir)
+        workdirs.remove(workdir)
         _release_uid(uid)
 
 
@@ -431,17 +489,3 @@ def _result(out: bytes, err: bytes, reason: str | None, returncode: int, duratio
         passed=status == "ok", status=status, stdout=stdout, stderr=stderr, duration=duration,
         returncode=returncode, truncated=reason == "output_limit",
     )
-
-
-def _remove(path: str) -> None:
-    """Deletes a working directory even if the program made parts of it unreadable."""
-
-    def fix(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=fix)
