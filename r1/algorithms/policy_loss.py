@@ -1,24 +1,20 @@
-"""The GRPO objective per token: clipped surrogate plus a KL penalty to the reference.
+"""Policy losses: the per-token policy-gradient term of the GRPO objective (``phase.policy_loss``).
 
-All tensors are ``(B, T)`` over completion tokens with a ``mask`` of the tokens
-that count (1 up to and including the stop token). Sequences' advantages are
-``(B,)`` and broadcast over their tokens.
+All tensors are ``(B, T)`` over completion tokens with a ``mask`` of the tokens that
+count (1 up to and including the stop token). Sequences' advantages are ``(B,)`` and
+broadcast over their tokens. The class is what the registry builds
+(:class:`r1.protocols.PolicyLoss`); the function is the math, usable on its own.
 """
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
 
-KL_ESTIMATORS = ("k1", "k2", "k3")
-AGGREGATIONS = ("grpo", "bnpo", "dapo", "dr_grpo")
+import torch
 
 
 def clipped_surrogate(
-    logprobs: torch.Tensor,
-    old_logprobs: torch.Tensor,
-    advantages: torch.Tensor,
-    eps_low: float = 0.2,
-    eps_high: float = 0.2,
+    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token PPO/GRPO loss ``-min(ρA, clip(ρ, 1-ε_low, 1+ε_high)·A)``, ρ = exp(logπθ − logπ_old).
 
@@ -38,71 +34,26 @@ def clipped_surrogate(
     return loss, clipped
 
 
-def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k3") -> torch.Tensor:
-    """Per-token estimate of KL(πθ ‖ π_ref) from samples of πθ (Schulman's k1, k2, k3).
+@dataclass(frozen=True)
+class ClippedSurrogate:
+    """``policy_loss: {name: clip, eps_low: ..., eps_high: ...}``: :func:`clipped_surrogate` per token."""
 
-    With ``d = log π_ref − log πθ``: ``k1 = −d`` (unbiased, can be negative),
-    ``k2 = d²/2`` (low variance, biased), ``k3 = exp(d) − d − 1`` (unbiased and ≥ 0; the
-    GRPO paper's choice).
-    """
-    delta = ref_logprobs - logprobs
-    if estimator == "k3":
-        return torch.exp(delta) - delta - 1.0
-    if estimator == "k2":
-        return 0.5 * delta**2
-    if estimator == "k1":
-        return -delta
-    raise ValueError(f"kl estimator must be one of {KL_ESTIMATORS}, got '{estimator}'")
+    eps_low: float
+    eps_high: float
 
+    def __post_init__(self) -> None:
+        check_clip_range(self.eps_low, self.eps_high)
 
-def aggregate(per_token: torch.Tensor, mask: torch.Tensor, mode: str = "grpo", max_length: int | None = None) -> torch.Tensor:
-    """Reduce a ``(B, T)`` per-token loss to a scalar.
-
-    * ``grpo``: mean over each sequence's tokens, then over sequences (the paper's
-      form; a long sequence's tokens each weigh less).
-    * ``bnpo`` / ``dapo``: mean over all tokens of the batch (each token weighs the same).
-    * ``dr_grpo``: sum over all tokens divided by ``B · max_length``, a constant, so
-      the loss has no length bias at all (Dr. GRPO).
-    """
-    mask = mask.to(per_token.dtype)
-    if mode == "grpo":
-        return ((per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)).mean()
-    if mode in ("bnpo", "dapo"):
-        return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
-    if mode == "dr_grpo":
-        if not max_length:
-            raise ValueError("dr_grpo aggregation needs max_length (the completion length cap)")
-        return (per_token * mask).sum() / (per_token.shape[0] * max_length)
-    raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got '{mode}'")
+    def __call__(
+        self, logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return clipped_surrogate(logprobs, old_logprobs, advantages, self.eps_low, self.eps_high)
 
 
-def grpo_loss(
-    logprobs: torch.Tensor,
-    old_logprobs: torch.Tensor,
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    ref_logprobs: torch.Tensor | None = None,
-    beta: float = 0.01,
-    eps_low: float = 0.2,
-    eps_high: float = 0.2,
-    kl_estimator: str = "k3",
-    aggregation: str = "grpo",
-    max_length: int | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The full GRPO loss and its diagnostics: surrogate + β·KL, aggregated.
-
-    Returns:
-        ``(loss, stats)`` where ``stats`` holds detached ``kl`` (mean per-token KL),
-        ``clip_fraction`` and ``surrogate``.
-    """
-    per_token, clipped = clipped_surrogate(logprobs, old_logprobs, advantages, eps_low, eps_high)
-    stats: dict[str, torch.Tensor] = {}
-    maskf = mask.to(per_token.dtype)
-    tokens = maskf.sum().clamp(min=1.0)
-    stats["surrogate"] = aggregate(per_token, mask, aggregation, max_length).detach()
-    if ref_logprobs is not None and beta != 0.0:
-        kl = kl_penalty(logprobs, ref_logprobs, kl_estimator)
-        per_token = per_token + beta * kl
-        stats["kl"] = ((kl * maskf).sum() / tokens).detach()
-    stats["clip_fraction"] = ((clipped.to(maskf.dtype) * maskf).sum() / tokens).detach()
-    return aggregate(per_token, mask, aggregation, max_length), stats
+def check_clip_range(eps_low: object, eps_high: object) -> None:
+    """``ValueError`` unless ``0 <= eps_low < 1`` and ``eps_high >= 0`` (the ratio's range ``[1 - eps_low, 1 + eps_high]``)."""
+    for name, value in (("eps_low", eps_low), ("eps_high", eps_high)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{name} must be a number at least 0, not {value!r}")
+    if eps_low >= 1:  # type: ignore[operator]
+        raise ValueError(f"eps_low must be less than 1 (the clip range's floor is 1 - eps_low), not {eps_low!r}")

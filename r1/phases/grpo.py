@@ -1,15 +1,24 @@
-"""GRPO (``phase=grpo``): group sampling, group-normalised advantages, clipped surrogate, KL to a reference.
+"""GRPO (``phase=grpo``): group sampling, group-relative advantages, a clipped policy loss, KL to a reference.
 
 One training step is a chain of small named steps, each a plugin or a pure function::
 
     generate   → the sampler plugin: P prompts × G completions
     score      → the reward plugin: one reward per completion (+ its components)
-    advantages → r1.algorithms.advantages: normalise within each group
-    update     → r1.algorithms.policy_loss: μ passes over mini-batches of the rollout
+    advantages → the advantage plugin (``phase.advantage``): e.g. normalise within each group
+    update     → the policy-loss, KL and aggregation plugins: μ passes over mini-batches of the rollout
 
 A user changes one of them by subclassing nothing: swap the plugin in config, or
-replace the method on an instance. Rollouts are indexed by step (``batch_idx``), so
-a resumed run sees exactly the prompts and sampling seeds it would have seen.
+replace the method on an instance. A step's prompts (:class:`PromptSchedule`) and
+sampling seeds (:func:`r1.seeds.derive_seed`) are pure functions of the run seed and
+the step, so a resumed run sees exactly what it would have seen.
+
+Lightning's ``Trainer`` runs the loop because it already gives GRPO what it needs
+through public hooks: DDP and FSDP, precision, loggers, the progress bar, validation
+and atomic checkpoints that the same command resumes. What it does not give is a count
+of rollout steps (its ``global_step`` counts optimizer steps, and a rollout takes a
+varying number of them with mini-batches, μ and dropped groups), so the module counts
+them itself (:attr:`GRPOModule.rollout_step`, saved in every checkpoint) and
+:class:`RolloutCheckpoint` saves on that count.
 """
 
 from __future__ import annotations
@@ -18,56 +27,119 @@ import copy
 import json
 import math
 import random
-import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from r1.algorithms.advantages import compute_advantages, tied_groups
+from r1.algorithms.advantages import tied_groups
 from r1.algorithms.logprobs import token_entropy, token_logprobs
-from r1.algorithms.policy_loss import grpo_loss
+from r1.algorithms.objective import grpo_loss
 from r1.data.chat import format_prompt
-from r1.errors import ConfigError
+from r1.errors import ConfigError, PluginError
 from r1.math import warm_up as warm_up_verifier
 from r1.models.completion_logits import completion_logits
 from r1.phases.validation import evaluate_greedy
-from r1.samplers.rollout import Rollout
+from r1.protocols import AdvantageEstimator, KLEstimator, LossAggregation, PolicyLoss, Reward, Rollout, Sample, Sampler, Task
 from r1.scale import clip_gradients, fsdp_units, generation_context
+from r1.seeds import derive_seed
+from r1.settings import bounded, build_settings
+
+if TYPE_CHECKING:
+    from r1.plugins import Registry
+
+HELD_OUT_SEED = 0
+"""The held-out prompts are drawn with this seed whatever the run's seed, so runs with different seeds score the same set."""
+
+TABLE_PROMPTS = 4
+"""Prompts (each with all G completions) in the completions table sent to a logger that draws tables (W&B)."""
+
+ALGORITHM_PARTS = ("advantage", "policy_loss", "kl_estimator", "aggregation")
+"""The settings that name an algorithm plugin; each is also the plugin kind the registry builds it as."""
 
 
-@dataclass
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
 class GRPOSettings:
-    """The numbers of one GRPO run (``conf/phase/grpo.yaml`` documents each)."""
+    """Every key of ``conf/phase/grpo.yaml``, typed and checked before any model is loaded (the YAML holds the values)."""
 
-    prompts_per_step: int = 16
-    group_size: int = 16
-    max_new_tokens: int = 48
-    temperature: float = 1.0
-    top_p: float = 1.0
-    beta: float = 0.01
-    kl_estimator: str = "k3"
-    eps_low: float = 0.2
-    eps_high: float = 0.2
-    estimator: str = "grpo"
-    scale: str = "group"
-    advantage_eps: float = 1e-4
-    aggregation: str = "grpo"
-    updates_per_rollout: int = 1
-    mini_batch_size: int | None = None
-    mask_truncated: bool = False
-    drop_tied_groups: bool = False
-    max_grad_norm: float | None = 1.0
-    shared_prompt: bool = True
-    fused_forward: bool = True
-    log_completions_every: int = 10
-    progress_bar: bool = True
-    seed: int = 0
+    name: str
+    """The phase (``grpo``); names the resume state and the log lines."""
+    init_from: str
+    """The starting policy: ``auto`` | ``sft`` | ``model`` | a saved Hugging Face folder (:mod:`r1.phases.start`)."""
+    sft: list[str]
+    """Overrides for the cold-start SFT that ``init_from=auto`` or ``sft`` runs."""
+    max_steps: int = bounded(ge=1)
+    """Rollout steps: one generate → score → update each."""
+    prompts_per_step: int = bounded(ge=1)
+    """P: distinct prompts per step, over all ranks together."""
+    group_size: int = bounded(ge=2)
+    """G: completions per prompt; at least the advantage estimator's ``min_group_size``."""
+    max_new_tokens: int = bounded(ge=1)
+    """The completion length cap (also the ``dr_grpo`` aggregation's constant length)."""
+    temperature: float = bounded(gt=0)
+    """Sampling temperature; the loss scores tokens at the same temperature."""
+    top_p: float = bounded(gt=0, le=1)
+    """Nucleus sampling mass (1 = no cut)."""
+    beta: float = bounded(ge=0)
+    """Weight of the KL term; 0 builds no reference model at all."""
+    advantage: str | dict[str, Any]
+    """The advantage estimator: ``name`` and that plugin's options, or a bare name (``python -m r1.plugins`` lists them)."""
+    policy_loss: str | dict[str, Any]
+    """The per-token policy loss: ``name`` and that plugin's options, or a bare name."""
+    kl_estimator: str | dict[str, Any]
+    """The per-token KL estimator: a plugin name, or ``name`` and its options."""
+    aggregation: str | dict[str, Any]
+    """How per-token losses become the scalar minimised: a plugin name, or ``name`` and its options."""
+    updates_per_rollout: int = bounded(ge=1)
+    """μ: passes over each rollout; more than 1 reuses it with importance ratios."""
+    mini_batch_size: int | None = bounded(ge=1)
+    """Completions per optimizer step on each rank; null = the rank's whole rollout in one step."""
+    mask_truncated: bool
+    """Completions that hit ``max_new_tokens`` get no gradient (DAPO's overlong filtering)."""
+    drop_tied_groups: bool
+    """Groups whose rewards all tie are left out of the update (dynamic sampling)."""
+    max_grad_norm: float | None = bounded(gt=0)
+    """Gradient clipping by global norm; null = off."""
+    train_prompts: int = bounded(ge=1)
+    """Training prompts drawn from the task's train split."""
+    val_prompts: int = bounded(ge=0)
+    """Held-out prompts scored greedily; 0 = no validation."""
+    val_every: int = bounded(ge=1)
+    """Validate every this many rollout steps."""
+    checkpoint_every: int = bounded(ge=1)
+    """Save a resumable checkpoint every this many rollout steps."""
+    log_completions_every: int = bounded(ge=0)
+    """Append a step's completions to ``completions.jsonl`` (and a logger table) every this many steps; 0 = never."""
+    progress_bar: bool
+    """A rich progress bar with the step, the reward and the ETA."""
+    system_prompt: str | None
+    """An optional system message before each prompt."""
+    optimizer: dict[str, Any]
+    """A ``_partial_`` optimizer node (Hydra ``_target_``), called with the policy's trainable parameters."""
+    seed: int
+    """The run's seed (the root ``seed``): the prompt order and every rollout's sampling derive from it."""
+
+    def __post_init__(self) -> None:
+        lr = self.optimizer.get("lr")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+            raise ConfigError(f"phase.optimizer.lr must be a number more than 0, not {lr!r}")
+
+
+def settings_from(cfg: DictConfig) -> GRPOSettings:
+    """``cfg.phase`` read into :class:`GRPOSettings`, or one :class:`~r1.errors.ConfigError` line."""
+    return build_settings(GRPOSettings, cfg.phase, extra={"seed": cfg.seed})
+
+
+# ----------------------------------------------------------------------------- prompts per step
 
 
 class PromptSchedule:
@@ -77,7 +149,7 @@ class PromptSchedule:
     whole prompts, so each group of G completions stays on one rank.
     """
 
-    def __init__(self, samples: list[dict], prompts_per_step: int, seed: int) -> None:
+    def __init__(self, samples: list[Sample], prompts_per_step: int, seed: int) -> None:
         if not samples:
             raise ConfigError("GRPO has no training prompts; check the task or dataset")
         self.samples, self.per_step, self.seed = samples, prompts_per_step, seed
@@ -86,11 +158,11 @@ class PromptSchedule:
     def _order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
             order = list(range(len(self.samples)))
-            random.Random(f"{self.seed}-{epoch}").shuffle(order)
+            random.Random(derive_seed(self.seed, "grpo/prompts", epoch)).shuffle(order)
             self._orders[epoch] = order
         return self._orders[epoch]
 
-    def step(self, step: int, rank: int = 0, world_size: int = 1) -> list[dict]:
+    def step(self, step: int, rank: int = 0, world_size: int = 1) -> list[Sample]:
         first = step * self.per_step
         positions = range(first, first + self.per_step)
         chosen = [self.samples[self._order(p // len(self.samples))[p % len(self.samples)]] for p in positions]
@@ -100,28 +172,100 @@ class PromptSchedule:
 
 @dataclass
 class Scores:
+    """A rollout's rewards: the total per completion, each component's values, and how many samples failed."""
+
     total: torch.Tensor  # (N,)
     components: dict[str, list[float | None]] = field(default_factory=dict)
     errors: int = 0
 
 
+# ----------------------------------------------------------------------------- what GRPO builds from config
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """The four parts of the objective, each built by the plugin registry from its setting."""
+
+    advantage: AdvantageEstimator
+    policy_loss: PolicyLoss
+    kl_estimator: KLEstimator
+    aggregation: LossAggregation
+    names: dict[str, str]
+    """Each part's plugin name (``{"advantage": "grpo", ...}``), recorded in the summary."""
+
+
+def plugin_name(spec: str | dict[str, Any]) -> str:
+    """The plugin a setting names: a bare name, or the ``name`` key of a mapping."""
+    return spec if isinstance(spec, str) else str(spec.get("name"))
+
+
+def build_algorithm(registry: Registry, settings: GRPOSettings) -> Algorithm:
+    """The advantage estimator, policy loss, KL estimator and aggregation, built and checked against the group size."""
+    built = {part: registry.build(part, getattr(settings, part)) for part in ALGORITHM_PARTS}
+    names = {part: plugin_name(getattr(settings, part)) for part in ALGORITHM_PARTS}
+    needed = getattr(built["advantage"], "min_group_size", None)
+    if isinstance(needed, bool) or not isinstance(needed, int):
+        raise PluginError(
+            f"advantage '{names['advantage']}' has no integer min_group_size; an estimator must state the smallest group "
+            f"it is defined for (r1.protocols.AdvantageEstimator)"
+        )
+    if settings.group_size < needed:
+        raise ConfigError(
+            f"phase.group_size={settings.group_size} is too small for advantage '{names['advantage']}', "
+            f"which needs at least {needed} completions per prompt"
+        )
+    return Algorithm(**built, names=names)
+
+
+def build_optimizer(node: dict[str, Any]) -> Callable[..., torch.optim.Optimizer]:
+    """The optimizer factory of a ``_partial_`` node; a node Hydra cannot build is one error line."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        factory = instantiate(node)
+    except InstantiationException as error:
+        raise ConfigError(f"phase.optimizer could not be built: {' '.join(str(error).split())}") from error
+    if not callable(factory):
+        raise ConfigError("phase.optimizer must build a callable; give it `_partial_: true` so the policy's parameters are passed later")
+    return factory
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything GRPO builds from config before it loads a model, so a mistake costs a second, not a cold-start SFT."""
+
+    task: Task
+    reward: Reward
+    sampler: Sampler
+    algorithm: Algorithm
+    optimizer: Callable[..., torch.optim.Optimizer]
+    schedule: PromptSchedule
+    val_samples: list[Sample]
+
+
+def build_parts(cfg: DictConfig, settings: GRPOSettings) -> Parts:
+    """The task, reward, sampler and algorithm plugins, the optimizer factory and the prompts (no model needed)."""
+    from r1.plugins import get_registry
+
+    registry = get_registry(cfg.plugins.blocked)
+    task = registry.build("task", cfg.task)
+    reward = registry.build("reward", cfg.reward)
+    sampler = registry.build("sampler", cfg.sampler)
+    algorithm = build_algorithm(registry, settings)
+    optimizer = build_optimizer(settings.optimizer)
+    schedule = PromptSchedule(task.samples("train", settings.train_prompts, seed=settings.seed), settings.prompts_per_step, settings.seed)
+    val_samples = task.samples("test", settings.val_prompts, seed=HELD_OUT_SEED) if settings.val_prompts else []
+    return Parts(task, reward, sampler, algorithm, optimizer, schedule, val_samples)
+
+
+# ----------------------------------------------------------------------------- the LightningModule
+
+
 class GRPOModule(lightning.LightningModule):
     """Thin Lightning wrapper: owns the models and the optimizer, calls the named steps."""
 
-    def __init__(
-        self,
-        policy,
-        tokenizer,
-        reward,
-        sampler,
-        schedule: PromptSchedule,
-        settings: GRPOSettings,
-        optimizer: Any,
-        val_samples: list[dict],
-        check,
-        run_dir: Path,
-        system_prompt: str | None = None,
-    ) -> None:
+    def __init__(self, policy, tokenizer, settings: GRPOSettings, parts: Parts, run_dir: Path) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.policy = policy
@@ -130,62 +274,63 @@ class GRPOModule(lightning.LightningModule):
         self.reference = None
         if settings.beta != 0.0:
             self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
-        self.reward, self.sampler, self.schedule, self.settings = reward, sampler, schedule, settings
-        self.optimizer_factory = optimizer
-        self.val_samples, self.check, self.run_dir, self.system_prompt = val_samples, check, run_dir, system_prompt
+        self.settings, self.algorithm = settings, parts.algorithm
+        self.reward, self.sampler, self.schedule = parts.reward, parts.sampler, parts.schedule
+        self.optimizer_factory = parts.optimizer
+        self.val_samples, self.check, self.run_dir = parts.val_samples, parts.task.check, run_dir
         self.history: list[dict[str, float]] = []
+        self.rollout_step = 0
+        """Rollout steps completed (the next step's index); saved in checkpoints, so a resumed run continues it."""
         self.resumed_from_step: int | None = None
+        self._last_batch_end: float | None = None
 
     # ----- Lightning plumbing -------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The metrics so far travel with the weights, so a resumed run's history.jsonl is whole.
+        # The step count and the metrics so far travel with the weights, so a resumed run's history.jsonl is whole.
+        checkpoint["r1_rollout_step"] = self.rollout_step
         checkpoint["r1_history"] = self.history
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = list(checkpoint.get("r1_history", []))
-        self.resumed_from_step = max((int(row["step"]) for row in self.history), default=0)
+        self.history = list(checkpoint["r1_history"])
+        self.rollout_step = self.resumed_from_step = int(checkpoint["r1_rollout_step"])
 
     def configure_optimizers(self):
         return self.optimizer_factory(params=[p for p in self.policy.parameters() if p.requires_grad])
 
-    def training_step(self, batch, batch_idx: int):
+    def training_step(self, batch: int, batch_idx: int) -> None:
         s = self.settings
+        step = self.rollout_step
         start = time.perf_counter()
-        samples = self.schedule.step(batch_idx, self.global_rank, self.trainer.world_size)
-        rollout = self.generate(samples, seed=s.seed * 1_000_003 + batch_idx * 97 + self.global_rank)
+        samples = self.schedule.step(step, self.global_rank, self.trainer.world_size)
+        rollout = self.generate(samples, seed=derive_seed(s.seed, "grpo/rollout", step, self.global_rank))
         generated = time.perf_counter()
         scores = self.score(rollout, samples)
         scored = time.perf_counter()
-        advantages = self.advantages(scores.total)
-        keep = self.select_rows(scores.total, rollout)
+        advantages = self.algorithm.advantage(scores.total, s.group_size)
+        keep = self.select_rows(scores.total)
         stats = self.update(rollout, advantages, keep)
         trained = time.perf_counter()
+        self.rollout_step = step + 1
         metrics = self.step_metrics(rollout, scores, advantages, stats)
         metrics.update({
             "time/generate_s": generated - start,
             "time/score_s": scored - generated,
             "time/train_s": trained - scored,
             "time/step_s": trained - start,
-            "perf/tokens_per_s": rollout.stats["tokens_per_s"],
         })
+        if "tokens_per_s" in rollout.stats:  # optional in the Rollout contract: logged when the sampler measures it
+            metrics["perf/tokens_per_s"] = float(rollout.stats["tokens_per_s"])
         metrics = self.reduce_across_ranks(metrics, summed={"groups/count"})
-        # Lightning's logging costs milliseconds per step: pay it only when someone reads it
-        # (a logger, a progress bar). history.jsonl below always has every metric.
-        if self.logger is not None:
-            self.log_dict(metrics, on_step=True, prog_bar=False, batch_size=len(samples))
-        if s.progress_bar:
-            self.log("reward", metrics["reward/mean"], prog_bar=True, on_step=True, logger=False, batch_size=len(samples))
-        self.history.append({"step": batch_idx + 1, **{k: float(v) for k, v in metrics.items()}})
-        if s.log_completions_every and batch_idx % s.log_completions_every == 0 and self.global_rank == 0:
-            self.log_completions(batch_idx, samples, rollout, scores, advantages)
+        self.record(metrics, batch_size=len(samples))
+        if s.log_completions_every and step % s.log_completions_every == 0 and self.global_rank == 0:
+            self.log_completions(self.rollout_step, samples, rollout, scores, advantages)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # Wall-clock between consecutive steps: everything, Lightning's loop and checkpoints included.
         now = time.perf_counter()
-        last = getattr(self, "_last_batch_end", None)
-        if last is not None and self.history and "time/step_s" in self.history[-1]:
-            self.history[-1]["time/wall_step_s"] = now - last
+        if self._last_batch_end is not None and self.history and "time/step_s" in self.history[-1]:
+            self.history[-1]["time/wall_step_s"] = now - self._last_batch_end
         self._last_batch_end = now
 
     def validation_step(self, batch, batch_idx: int):
@@ -196,36 +341,27 @@ class GRPOModule(lightning.LightningModule):
         if not self.val_samples:
             return
         with generation_context(self.policy, self.trainer.strategy) as policy:
-            result = evaluate_greedy(
-                policy, self.tokenizer, self.sampler, self.val_samples,
-                max_new_tokens=self.settings.max_new_tokens, system_prompt=self.system_prompt, verify=self.check,
-            )
+            result = self.held_out(policy)
         # every rank scores the same held-out set, so the numbers agree without a reduction
         self.log("val/accuracy", result["accuracy"], prog_bar=True)
         self.log("val/format_rate", result["format_rate"])
         if self.global_rank == 0:
-            step = self.current_rollout_step()
-            self.history.append({"step": step, "val/accuracy": result["accuracy"], "val/format_rate": result["format_rate"]})
-            print(f"[grpo] step {step}: held-out accuracy {result['accuracy']:.3f}, format rate {result['format_rate']:.3f}", flush=True)
-
-    def current_rollout_step(self) -> int:
-        return int(self.trainer.fit_loop.epoch_loop.batch_progress.current.completed) if self.trainer.training or self.trainer.validating else 0
+            self.record_held_out(result)
 
     # ----- the named steps -----------------------------------------------------------------
 
-    def generate(self, samples: list[dict], seed: int) -> Rollout:
-        """P prompts × G completions from the sampler plugin, with their log-probs."""
+    def generate(self, samples: list[Sample], seed: int) -> Rollout:
+        """P prompts × G completions from the sampler plugin."""
         s = self.settings
-        prompts = [format_prompt(self.tokenizer, x["prompt"], self.system_prompt) for x in samples]
+        prompts = [format_prompt(self.tokenizer, x["prompt"], s.system_prompt) for x in samples]
         # Under FSDP: the full weights, gathered once for the whole rollout (r1/scale.py).
-        with generation_context(self.policy, self._trainer.strategy if self._trainer else None) as policy:
+        with generation_context(self.policy, self.trainer.strategy) as policy:
             return self.sampler.generate(
                 policy, self.tokenizer, prompts,
-                num_samples=s.group_size, max_new_tokens=s.max_new_tokens,
-                temperature=s.temperature, top_p=s.top_p, return_logprobs=True, seed=seed,
+                num_samples=s.group_size, max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed,
             )
 
-    def score(self, rollout: Rollout, samples: list[dict]) -> Scores:
+    def score(self, rollout: Rollout, samples: list[Sample]) -> Scores:
         """One reward per completion from the reward plugin; a failing sample scores 0 and is counted."""
         from r1.rewards import score_batch
 
@@ -236,12 +372,7 @@ class GRPOModule(lightning.LightningModule):
         total = torch.tensor([0.0 if r is None else float(r) for r in result.total])
         return Scores(total=total, components=dict(result.components), errors=int(result.errors))
 
-    def advantages(self, rewards: torch.Tensor) -> torch.Tensor:
-        """Group-normalised advantages (a pure function of the rewards)."""
-        s = self.settings
-        return compute_advantages(rewards, s.group_size, estimator=s.estimator, scale=s.scale, eps=s.advantage_eps)
-
-    def select_rows(self, rewards: torch.Tensor, rollout: Rollout) -> torch.Tensor:
+    def select_rows(self, rewards: torch.Tensor) -> torch.Tensor:
         """Rows that take part in the update: all, less tied groups when dynamic sampling is on."""
         keep = torch.ones_like(rewards, dtype=torch.bool)
         if self.settings.drop_tied_groups:
@@ -259,9 +390,10 @@ class GRPOModule(lightning.LightningModule):
         if s.mask_truncated:
             mask[rollout.truncated] = 0
         ref_logprobs = self.sequence_logprobs(self.reference, rollout)[0] if self.reference is not None else None
-        needs_old = s.updates_per_rollout > 1 or (s.mini_batch_size and s.mini_batch_size < rows.numel())
-        old_logprobs = self.sequence_logprobs(self.policy, rollout)[0] if needs_old else None
         size = s.mini_batch_size or rows.numel()
+        # The sampling policy's log-probs are needed only once the policy has moved within this rollout.
+        needs_old = s.updates_per_rollout > 1 or size < rows.numel()
+        old_logprobs = self.sequence_logprobs(self.policy, rollout)[0] if needs_old else None
         totals = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
         passes = 0
         self.policy.train()
@@ -269,11 +401,11 @@ class GRPOModule(lightning.LightningModule):
             for chunk in rows.split(size):
                 logprobs, entropy = self.sequence_logprobs(self.policy, rollout, chunk, grad=True)
                 old = old_logprobs[chunk] if old_logprobs is not None else logprobs.detach()
-                ref = ref_logprobs[chunk] if ref_logprobs is not None else None
                 loss, stats = grpo_loss(
-                    logprobs, old, advantages[chunk].to(logprobs.dtype), mask[chunk], ref_logprobs=ref,
-                    beta=s.beta, eps_low=s.eps_low, eps_high=s.eps_high, kl_estimator=s.kl_estimator,
-                    aggregation=s.aggregation, max_length=s.max_new_tokens,
+                    logprobs, old, advantages[chunk].to(logprobs.dtype), mask[chunk],
+                    policy_loss=self.algorithm.policy_loss, aggregation=self.algorithm.aggregation, max_length=s.max_new_tokens,
+                    beta=s.beta, kl_estimator=self.algorithm.kl_estimator,
+                    ref_logprobs=ref_logprobs[chunk] if ref_logprobs is not None else None,
                 )
                 optimizer.zero_grad()
                 self.manual_backward(loss)
@@ -295,31 +427,51 @@ class GRPOModule(lightning.LightningModule):
     def sequence_logprobs(self, model, rollout: Rollout, rows: torch.Tensor | None = None, grad: bool = False):
         """``(B, C)`` log-probs of the completion tokens of ``rows`` (default: all), at the sampling temperature, and their entropy.
 
-        With ``shared_prompt`` each group's prompt runs once; with ``fused_forward`` a DeepSeek-V3
-        model on CPU runs r1's fused forward (both in r1/models/completion_logits.py).
+        Rows are tagged with their prompt group, so a fast path may run each group's prompt once
+        (r1/models/completion_logits.py decides when it can).
         """
         picked = (lambda t: t) if rows is None else (lambda t: t[rows])  # noqa: E731
         completion_ids = picked(rollout.completion_ids)
-        groups = None
-        if self.settings.shared_prompt:
-            index = torch.arange(rollout.completion_ids.shape[0], device=completion_ids.device)
-            groups = picked(index) // rollout.num_samples
+        groups = picked(torch.arange(rollout.completion_ids.shape[0], device=completion_ids.device)) // rollout.num_samples
         # A forward without gradients runs in inference mode (less autograd bookkeeping per op), except
         # under FSDP, whose unsharded parameters must not be first allocated there.
         mode = torch.enable_grad() if grad else torch.no_grad() if fsdp_units(model) else torch.inference_mode()
         with mode:
             logits = completion_logits(
                 model, picked(rollout.prompt_ids), picked(rollout.prompt_mask), completion_ids, picked(rollout.completion_mask), groups,
-                fast=self.settings.fused_forward,
             )
-            logprobs = token_logprobs(logits, completion_ids, self.settings.temperature or 1.0)
+            logprobs = token_logprobs(logits, completion_ids, self.settings.temperature)
         if not grad:
             return logprobs.clone(), torch.zeros_like(logprobs)  # clone: a normal tensor the loss can use
         with torch.no_grad():
             entropy = token_entropy(logits.detach())
         return logprobs, entropy
 
+    def held_out(self, policy) -> dict[str, float]:
+        """Greedy accuracy and format rate of ``policy`` on the held-out prompts."""
+        s = self.settings
+        return evaluate_greedy(
+            policy, self.tokenizer, self.sampler, self.val_samples,
+            max_new_tokens=s.max_new_tokens, system_prompt=s.system_prompt, verify=self.check,
+        )
+
     # ----- observability -------------------------------------------------------------------
+
+    def record(self, metrics: dict[str, float], batch_size: int) -> None:
+        """Log a step's metrics where someone reads them, and always append them to the history."""
+        # Lightning's logging costs milliseconds per step: pay it only when someone reads it
+        # (a logger, a progress bar). history.jsonl always has every metric.
+        if self.logger is not None:
+            self.log_dict(metrics, on_step=True, prog_bar=False, batch_size=batch_size)
+        if self.settings.progress_bar:
+            self.log("reward", metrics["reward/mean"], prog_bar=True, on_step=True, logger=False, batch_size=batch_size)
+        self.history.append({"step": self.rollout_step, **{k: float(v) for k, v in metrics.items()}})
+
+    def record_held_out(self, result: dict[str, float]) -> None:
+        """Append a held-out score at the current rollout step to the history, and print it."""
+        step = self.rollout_step
+        self.history.append({"step": step, "val/accuracy": result["accuracy"], "val/format_rate": result["format_rate"]})
+        print(f"[grpo] step {step}: held-out accuracy {result['accuracy']:.3f}, format rate {result['format_rate']:.3f}", flush=True)
 
     def reduce_across_ranks(self, metrics: dict[str, float], summed: set[str]) -> dict[str, float]:
         """Means over ranks (sums for counts), so every rank logs the statistics of the whole batch."""
@@ -359,7 +511,7 @@ class GRPOModule(lightning.LightningModule):
             metrics[f"reward/{name}_std"] = present.std().item() if present.numel() > 1 else 0.0
         return metrics
 
-    def log_completions(self, step: int, samples: list[dict], rollout: Rollout, scores: Scores, advantages: torch.Tensor) -> None:
+    def log_completions(self, step: int, samples: list[Sample], rollout: Rollout, scores: Scores, advantages: torch.Tensor) -> None:
         """Append a table of prompts, completions, rewards and advantages (JSONL, and W&B when on)."""
         g = self.settings.group_size
         rows = []
@@ -375,11 +527,44 @@ class GRPOModule(lightning.LightningModule):
         logger = self.logger
         if logger is not None and hasattr(logger, "log_table"):
             columns = list(rows[0])
-            logger.log_table(key="completions", columns=columns, data=[[r[c] for c in columns] for r in rows[: 4 * g]])
+            logger.log_table(key="completions", columns=columns, data=[[r[c] for c in columns] for r in rows[: TABLE_PROMPTS * g]])
+
+
+# ----------------------------------------------------------------------------- the loop around it
+
+
+def checkpoint_name(step: int) -> str:
+    """``step-000120.ckpt``: the rollout step, zero-padded so names sort in step order."""
+    return f"step-{step:06d}.ckpt"
+
+
+class RolloutCheckpoint(lightning.pytorch.callbacks.Checkpoint):
+    """Saves the training state every ``every`` rollout steps as :func:`checkpoint_name`, keeping only the newest.
+
+    ``ModelCheckpoint`` counts optimizer steps (``trainer.global_step``), of which a GRPO
+    rollout takes a varying number, so this counts :attr:`GRPOModule.rollout_step`
+    instead. Every rank calls ``trainer.save_checkpoint`` (a collective under FSDP); the
+    strategy writes once, atomically, and the same command resumes from the newest
+    intact file (:func:`r1.phases.common.resume_state`).
+    """
+
+    def __init__(self, folder: Path, every: int) -> None:
+        self.folder, self.every = Path(folder), every
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = pl_module.rollout_step
+        if step % self.every:
+            return
+        path = self.folder / checkpoint_name(step)
+        trainer.save_checkpoint(path)
+        # Older saves go only once the new one is complete: a run killed in between resumes from the newest.
+        for old in sorted(self.folder.glob("step-*.ckpt")):
+            if old != path:
+                trainer.strategy.remove_checkpoint(old)
 
 
 class _StepIndices(torch.utils.data.Dataset):
-    """The dataloader yields step numbers only; prompts come from :class:`PromptSchedule`."""
+    """Paces Lightning's loop, one item per rollout step; the module counts steps and picks prompts itself."""
 
     def __init__(self, steps: int) -> None:
         self.steps = steps
@@ -391,125 +576,86 @@ class _StepIndices(torch.utils.data.Dataset):
         return index
 
 
-def settings_from(cfg: DictConfig) -> GRPOSettings:
-    phase = cfg.phase
-    known = GRPOSettings.__dataclass_fields__
-    values = {key: phase[key] for key in known if key in phase}
-    for key, spec in known.items():
-        # A switch given as a word (phase.fused_forward=off reaches here as the string "off") would read as true.
-        if spec.type in ("bool", bool) and key in values and not isinstance(values[key], bool):
-            raise ConfigError(f"phase.{key} must be true or false, not {values[key]!r}")
-    values["seed"] = int(cfg.seed)
-    return GRPOSettings(**values)
+def step_loader(steps: int) -> DataLoader:
+    """A loader of ``steps`` step indices, one per batch."""
+    return DataLoader(_StepIndices(steps), batch_size=None, shuffle=False)
+
+
+def build_grpo_trainer(cfg: DictConfig, settings: GRPOSettings, policy, checkpoints: Path, validate: bool):
+    """The Trainer for one epoch of ``max_steps`` rollout steps, validating every ``val_every`` of them."""
+    from r1.phases.common import build_trainer
+
+    callbacks: list[Any] = [RolloutCheckpoint(checkpoints, settings.checkpoint_every)]
+    if settings.progress_bar:
+        callbacks.append(lightning.pytorch.callbacks.RichProgressBar())
+    return build_trainer(
+        cfg, model=policy, max_epochs=1, max_steps=-1, callbacks=callbacks,
+        val_check_interval=min(settings.val_every, settings.max_steps) if validate else None,
+        limit_val_batches=1 if validate else 0, num_sanity_val_steps=0, enable_progress_bar=settings.progress_bar,
+        use_distributed_sampler=False, log_every_n_steps=1,
+    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run GRPO from the configured starting policy; returns the summary it also writes."""
-    from hydra.utils import instantiate
+    """Run GRPO from the configured starting policy; returns the summary it also writes.
 
+    Settings, plugins and the resume state are all checked before the starting policy is
+    resolved, which may mean training the cold-start SFT model first.
+    """
     from r1.models import load_model
-    from r1.phases.common import build_trainer, run_dir, save_hf
+    from r1.phases.common import resume_state, run_dir
     from r1.phases.start import starting_policy
-    from r1.plugins import get_registry
 
-    phase = cfg.phase
-    folder = run_dir(cfg)
     settings = settings_from(cfg)
+    parts = build_parts(cfg, settings)
+    folder = run_dir(cfg)
+    state = resume_state(cfg, "grpo", folder)
     # Rewards and held-out checks share the verifier: start its sympy worker while the
     # model loads, not in the middle of a timed step.
     warm_up_verifier(wait=False)
-    registry = get_registry(cfg.plugins.blocked)
-    task = registry.build("task", cfg.task)
-    reward = registry.build("reward", cfg.reward)
-    sampler = registry.build("sampler", cfg.sampler)
-
     model_cfg = starting_policy(cfg)
     policy, tokenizer = load_model(model_cfg)
-    train_samples = task.samples("train", int(phase.train_prompts), seed=int(cfg.seed))
-    val_samples = task.samples("test", int(phase.val_prompts), seed=0) if phase.val_prompts else []
-    module = GRPOModule(
-        policy, tokenizer, reward, sampler,
-        PromptSchedule(train_samples, settings.prompts_per_step, int(cfg.seed)),
-        settings, instantiate(phase.optimizer), val_samples, task.check, folder,
-        system_prompt=phase.get("system_prompt"),
-    )
-    state = resume_state(cfg, folder)
-    steps = int(phase.max_steps)
-    loader = DataLoader(_StepIndices(steps), batch_size=None, shuffle=False)
-    updates_per_step = settings.updates_per_rollout * max(1, math.ceil(settings.prompts_per_step * settings.group_size / (settings.mini_batch_size or 10**9)))
-    callbacks = [
-        lightning.pytorch.callbacks.ModelCheckpoint(
-            dirpath=str(state["checkpoints"]), filename="step{step}", every_n_train_steps=int(phase.checkpoint_every) * updates_per_step,
-            save_top_k=1, save_last=True,
-        )
-    ]
-    if phase.progress_bar:
-        callbacks.append(lightning.pytorch.callbacks.RichProgressBar())
-    trainer = build_trainer(
-        cfg, model=policy, max_epochs=1, max_steps=-1, callbacks=callbacks, val_check_interval=min(int(phase.val_every), steps) if val_samples else None,
-        limit_val_batches=1 if val_samples else 0, num_sanity_val_steps=0, enable_progress_bar=bool(phase.progress_bar),
-        use_distributed_sampler=False, log_every_n_steps=1,
-    )
-    module._val_loader = DataLoader(_StepIndices(1), batch_size=None)
+    module = GRPOModule(policy, tokenizer, settings, parts, folder)
+    trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(parts.val_samples))
     initial = None
-    if state["ckpt_path"] is None and val_samples and trainer.is_global_zero:
-        initial = evaluate_greedy(policy, tokenizer, sampler, val_samples, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt, verify=task.check)
-        print(f"[grpo] step 0: held-out accuracy {initial['accuracy']:.3f}, format rate {initial['format_rate']:.3f}", flush=True)
-        module.history.append({"step": 0, "val/accuracy": initial["accuracy"], "val/format_rate": initial["format_rate"]})
+    if state.ckpt_path is None and parts.val_samples and trainer.is_global_zero:
+        initial = module.held_out(policy)
+        module.record_held_out(initial)
     started = time.perf_counter()
-    trainer.fit(module, train_dataloaders=loader, val_dataloaders=module._val_loader if val_samples else None, ckpt_path=state["ckpt_path"])
-    seconds = time.perf_counter() - started
+    # One validation "batch" per check (on_validation_epoch_end scores the whole held-out set); none at all when
+    # limit_val_batches is 0, but the loader is always given so that Lightning does not warn that it is missing.
+    trainer.fit(module, train_dataloaders=step_loader(settings.max_steps), val_dataloaders=step_loader(1), ckpt_path=state.ckpt_path)
     summary: dict[str, Any] = {
-        "phase": "grpo", "run_dir": str(folder), "steps": steps, "seconds": seconds,
+        "phase": "grpo", "run_dir": str(folder), "steps": settings.max_steps, "seconds": time.perf_counter() - started,
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
-        "resumed_from_step": module.resumed_from_step,
+        "resumed_from_step": module.resumed_from_step, "algorithm": parts.algorithm.names,
+        "initial/accuracy": initial["accuracy"] if initial else None,
     }
+    return finish(module, trainer, summary, folder, state.dir)
+
+
+def finish(module: GRPOModule, trainer, summary: dict[str, Any], folder: Path, state_dir: Path) -> dict[str, Any]:
+    """Score the final policy, save it as a Hugging Face folder, write the history and summary, mark the run done."""
+    from r1.phases.common import mark_done, save_hf
+
     # Every rank enters (gathering sharded weights is a collective); rank 0 evaluates and saves.
     with generation_context(module.policy, trainer.strategy) as policy:
         if trainer.global_rank == 0:
-            final = evaluate_greedy(policy, tokenizer, sampler, val_samples, max_new_tokens=settings.max_new_tokens, system_prompt=module.system_prompt, verify=task.check) if val_samples else None
-            hf_dir = save_hf(policy, tokenizer, folder / "hf")
+            final = module.held_out(policy) if module.val_samples else None
+            hf_dir = save_hf(policy, module.tokenizer, folder / "hf")
     if trainer.global_rank == 0:
         summary.update({
             "hf_dir": str(hf_dir),
-            "initial/accuracy": initial["accuracy"] if initial else None,
             "final/accuracy": final["accuracy"] if final else None,
             "final/format_rate": final["format_rate"] if final else None,
         })
         with open(folder / "history.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(row) + "\n" for row in module.history)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
-        (state["dir"] / "done.json").write_text(json.dumps(summary, indent=2))
-        print(f"[grpo] done in {seconds:.0f} s: held-out accuracy {summary['initial/accuracy']} -> {summary['final/accuracy']}; model saved to {hf_dir}", flush=True)
+        mark_done(state_dir, summary)
+        print(
+            f"[grpo] done in {summary['seconds']:.0f} s: held-out accuracy {summary['initial/accuracy']} -> {summary['final/accuracy']}; "
+            f"model saved to {hf_dir}",
+            flush=True,
+        )
     return summary
-
-
-def resume_state(cfg: DictConfig, folder: Path) -> dict[str, Any]:
-    """Where checkpoints live, and which one to resume from.
-
-    Checkpoints are kept under ``<output_root>/state/grpo-<config hash>/`` so that the
-    same command, run again after a crash, finds and resumes them; ``ckpt_path=``
-    resumes from an explicit file instead.
-    """
-    from r1.phases.common import config_hash
-
-    state_dir = Path(cfg.paths.output_root) / "state" / f"grpo-{config_hash(cfg)}"
-    checkpoints = state_dir / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path:
-        if not Path(ckpt_path).exists():  # a sharded FSDP checkpoint is a folder
-            raise ConfigError(f"ckpt_path '{ckpt_path}' does not exist; give a .ckpt file from an earlier run's checkpoints folder")
-    elif list(checkpoints.glob("*.ckpt")) and not (state_dir / "done.json").is_file():
-        # The newest file, not always last.ckpt: a run killed between writing step<N>.ckpt
-        # and refreshing last.ckpt has its latest state only in the former.
-        ckpt_path = str(max(checkpoints.glob("*.ckpt"), key=lambda path: path.stat().st_mtime_ns))
-        print(f"[grpo] resuming the unfinished run from {ckpt_path}", flush=True)
-    elif (state_dir / "done.json").is_file():
-        # A finished run with the same config: start afresh, replacing its checkpoints.
-        (state_dir / "done.json").unlink()
-        for old in checkpoints.glob("*.ckpt"):
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-    (state_dir / "run_dir.txt").write_text(str(folder))
-    return {"dir": state_dir, "checkpoints": checkpoints, "ckpt_path": ckpt_path}
-

@@ -1,33 +1,15 @@
 """The third-party route, proven: install plugins/r1-example as a package and use it with no edit to r1.
 
-The plugin is installed with pip into a private folder (``--target``) that only the
-child processes see, so the rest of the suite stays hermetic.
+``installed_example`` (tests/plugins/conftest.py) installs it where only child processes see it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 
-import pytest
-
-from tests.conftest import REPO_ROOT, run_cli
-
-
-@pytest.fixture(scope="module")
-def installed_example(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(REPO_ROOT / "plugins" / "r1-example")]
-    if importlib.util.find_spec("setuptools") is not None:
-        command.insert(4, "--no-build-isolation")  # build offline with the setuptools already here
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return {
-        "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]),
-        "R1_DISABLE_PLUGIN_AUTOLOAD": "0",
-    }
+from tests.conftest import run_cli
 
 
 def test_installed_plugin_appears_in_the_plugin_table(installed_example):

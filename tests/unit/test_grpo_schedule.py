@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from r1.errors import ConfigError
+from r1.errors import ConfigError, PluginError
+from r1.hookspecs import hookimpl
 from r1.phases.grpo import PromptSchedule
 
 
@@ -35,32 +36,172 @@ def test_no_prompts_is_a_clear_error():
         PromptSchedule([], 4, seed=0)
 
 
-def test_resume_picks_the_newest_checkpoint_and_a_finished_run_starts_afresh(tmp_path):
-    import os
+# ----------------------------------------------------------------------------- settings
 
+
+def _grpo_cfg(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from r1.paths import conf_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return compose("config", overrides=["phase=grpo", *overrides])
+
+
+def test_settings_read_every_key_of_the_yaml():
     from omegaconf import OmegaConf
 
-    from r1.phases.grpo import resume_state
+    from r1.phases.grpo import GRPOSettings, settings_from
+    from r1.settings import settings_fields
 
-    cfg = OmegaConf.create({"paths": {"output_root": str(tmp_path)}, "phase": {"name": "grpo"}, "seed": 0})
-    state = resume_state(cfg, tmp_path / "run")
-    assert state["ckpt_path"] is None  # nothing to resume
-    # killed between writing step4.ckpt and refreshing last.ckpt: step4 is the newest state
-    for name, mtime in (("step2.ckpt", 1_000), ("last.ckpt", 2_000), ("step4.ckpt", 3_000)):
-        (state["checkpoints"] / name).write_bytes(b"x")
-        os.utime(state["checkpoints"] / name, (mtime, mtime))
-    assert resume_state(cfg, tmp_path / "run")["ckpt_path"].endswith("step4.ckpt")
-    (state["dir"] / "done.json").write_text("{}")
-    again = resume_state(cfg, tmp_path / "run")
-    assert again["ckpt_path"] is None and not list(state["checkpoints"].glob("*.ckpt"))
+    cfg = _grpo_cfg()
+    assert set(settings_fields(GRPOSettings)) == set(OmegaConf.to_container(cfg.phase)) | {"seed"}
+    settings = settings_from(cfg)
+    assert settings.advantage == {"name": "grpo", "scale": "group", "eps": 1e-4}
+    assert settings.policy_loss == {"name": "clip", "eps_low": 0.2, "eps_high": 0.2}
+    assert (settings.kl_estimator, settings.aggregation, settings.seed) == ("k3", "grpo", cfg.seed)
 
 
-@pytest.mark.parametrize("value", ["off", "no", 0])
-def test_a_switch_that_is_not_true_or_false_is_a_clear_error(value):
-    from omegaconf import OmegaConf
-
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("phase.group_size=1", "phase.group_size must be at least 2, not 1"),
+        ("phase.prompts_per_step=0", "phase.prompts_per_step must be at least 1, not 0"),
+        ("phase.temperature=0", "phase.temperature must be more than 0, not 0"),
+        ("phase.top_p=1.5", "phase.top_p must be at most 1, not 1.5"),
+        ("phase.beta=-0.1", "phase.beta must be at least 0, not -0.1"),
+        ("phase.mini_batch_size=0", "phase.mini_batch_size must be at least 1, not 0"),
+        ("phase.max_grad_norm=0", "phase.max_grad_norm must be more than 0, not 0"),
+        ("phase.optimizer.lr=-1", "phase.optimizer.lr must be a number more than 0, not -1"),
+        ("phase.progress_bar=off", "phase.progress_bar must be true or false, not 'off'"),
+        ("phase.mask_truncated=0", "phase.mask_truncated must be true or false, not 0"),
+        ("phase.group_size=2.5", "phase.group_size must be an integer, not 2.5"),
+        ("+phase.group_sise=8", "unknown setting phase.group_sise"),
+        ("~phase.beta", "phase.beta is not set"),
+    ],
+)
+def test_a_bad_setting_is_one_line(override, message):
     from r1.phases.grpo import settings_from
 
-    assert settings_from(OmegaConf.create({"phase": {"fused_forward": False}, "seed": 0})).fused_forward is False
-    with pytest.raises(ConfigError, match="phase.fused_forward must be true or false"):
-        settings_from(OmegaConf.create({"phase": {"fused_forward": value}, "seed": 0}))
+    with pytest.raises(ConfigError, match=message) as error:
+        settings_from(_grpo_cfg(override))
+    assert "\n" not in str(error.value)
+
+
+class _NeedsEight:
+    """A plugin estimator defined only for groups of at least 8."""
+
+    min_group_size = 8
+
+    def __call__(self, rewards, group_size):
+        return rewards
+
+
+class _NoMinimum:
+    def __call__(self, rewards, group_size):
+        return rewards
+
+
+class _EstimatorPlugin:
+    @hookimpl
+    def r1_advantages(self):
+        return {"needs_eight": _NeedsEight, "no_minimum": _NoMinimum}
+
+
+def _registry():
+    from r1.plugins import Registry, create_plugin_manager
+
+    pm = create_plugin_manager(autoload=False)
+    pm.register(_EstimatorPlugin(), name="test-estimators")
+    return Registry(pm)
+
+
+def test_a_group_smaller_than_the_estimator_needs_is_one_line():
+    from r1.phases.grpo import build_algorithm, settings_from
+
+    choose = ["phase.advantage.name=needs_eight", "~phase.advantage.scale", "~phase.advantage.eps"]
+    with pytest.raises(ConfigError, match="phase.group_size=4 is too small for advantage 'needs_eight', which needs at least 8 completions per prompt"):
+        build_algorithm(_registry(), settings_from(_grpo_cfg(*choose, "phase.group_size=4")))
+    assert build_algorithm(_registry(), settings_from(_grpo_cfg(*choose, "phase.group_size=8"))).names["advantage"] == "needs_eight"
+
+
+def test_a_bare_name_picks_a_plugin_without_options():
+    from r1.phases.grpo import build_algorithm, settings_from
+    from r1.plugins import get_registry
+
+    algorithm = build_algorithm(get_registry(autoload=False), settings_from(_grpo_cfg("phase.advantage=rloo", "phase.aggregation=dr_grpo")))
+    assert algorithm.names["advantage"] == "rloo" and algorithm.names["aggregation"] == "dr_grpo"
+    # clip has options without defaults in Python (the YAML holds them): a bare name says which are missing
+    with pytest.raises(PluginError, match="policy_loss 'clip' rejected its options.*eps_low"):
+        build_algorithm(get_registry(autoload=False), settings_from(_grpo_cfg("phase.policy_loss=clip")))
+
+
+def test_an_estimator_without_min_group_size_is_a_plugin_error():
+    from r1.phases.grpo import build_algorithm, settings_from
+
+    cfg = _grpo_cfg("phase.advantage.name=no_minimum", "~phase.advantage.scale", "~phase.advantage.eps")
+    with pytest.raises(PluginError, match="advantage 'no_minimum' has no integer min_group_size"):
+        build_algorithm(_registry(), settings_from(cfg))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["phase.group_size=1"], ConfigError),
+        (["phase.advantage.scale=bogus"], PluginError),
+        (["phase.kl_estimator=k4"], PluginError),
+        (["phase.optimizer._target_=torch.optim.NoSuchOptimizer"], ConfigError),
+    ],
+)
+def test_mistakes_stop_grpo_before_the_starting_policy_is_resolved(monkeypatch, tmp_path, overrides, error):
+    from r1.phases import grpo, start
+
+    def must_not_run(cfg):
+        raise AssertionError("the starting policy (and a cold-start SFT) was resolved before the config was checked")
+
+    monkeypatch.setattr(start, "starting_policy", must_not_run)
+    cfg = _grpo_cfg(*overrides, f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}")
+    with pytest.raises(error) as raised:
+        grpo.run(cfg)
+    assert "\n" not in str(raised.value)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+class _Strategy:
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+
+    def remove_checkpoint(self, path) -> None:
+        self.removed.append(path.name)
+        path.unlink()
+
+
+class _Trainer:
+    """What RolloutCheckpoint uses of a Trainer: ``save_checkpoint`` and ``strategy.remove_checkpoint``."""
+
+    def __init__(self) -> None:
+        self.strategy = _Strategy()
+        self.saved: list[str] = []
+
+    def save_checkpoint(self, path) -> None:
+        path.write_bytes(b"state")
+        self.saved.append(path.name)
+
+
+class _Module:
+    rollout_step = 0
+
+
+def test_checkpoints_are_saved_every_n_rollout_steps_and_only_the_newest_is_kept(tmp_path):
+    from r1.phases.grpo import RolloutCheckpoint
+
+    (tmp_path / "step-000002.ckpt").write_bytes(b"from the run this one resumed")
+    callback, trainer, module = RolloutCheckpoint(tmp_path, every=3), _Trainer(), _Module()
+    for step in range(3, 8):  # a run resumed at step 2, one optimizer-agnostic rollout step per batch
+        module.rollout_step = step
+        callback.on_train_batch_end(trainer, module, None, None, step - 1)
+    assert trainer.saved == ["step-000003.ckpt", "step-000006.ckpt"]
+    assert trainer.strategy.removed == ["step-000002.ckpt", "step-000003.ckpt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["step-000006.ckpt"]  # no '=' and one 'step' in the name
