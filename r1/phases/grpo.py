@@ -538,8 +538,12 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:06d}.ckpt"
 
 
+KEPT_CHECKPOINTS = 2
+"""Checkpoints kept on disk: the newest, and one to fall back to should the newest be unreadable."""
+
+
 class RolloutCheckpoint(lightning.pytorch.callbacks.Checkpoint):
-    """Saves the training state every ``every`` rollout steps as :func:`checkpoint_name`, keeping only the newest.
+    """Saves the training state every ``every`` rollout steps as :func:`checkpoint_name`, keeping the newest two.
 
     ``ModelCheckpoint`` counts optimizer steps (``trainer.global_step``), of which a GRPO
     rollout takes a varying number, so this counts :attr:`GRPOModule.rollout_step`
@@ -557,10 +561,10 @@ class RolloutCheckpoint(lightning.pytorch.callbacks.Checkpoint):
             return
         path = self.folder / checkpoint_name(step)
         trainer.save_checkpoint(path)
-        # Older saves go only once the new one is complete: a run killed in between resumes from the newest.
-        for old in sorted(self.folder.glob("step-*.ckpt")):
-            if old != path:
-                trainer.strategy.remove_checkpoint(old)
+        # Older saves go only once the new one is complete, and the one before it stays: a run killed
+        # in between resumes from the newest, and a newest that is corrupt on disk falls back to it.
+        for old in sorted(self.folder.glob("step-*.ckpt"))[:-KEPT_CHECKPOINTS]:
+            trainer.strategy.remove_checkpoint(old)
 
 
 class _StepIndices(torch.utils.data.Dataset):

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import torch
 
 from r1.samplers.decoding import decoder_for
-from r1.samplers.rollout import Rollout
+from r1.protocols import Rollout
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], device: torch.device | str = "cpu"):

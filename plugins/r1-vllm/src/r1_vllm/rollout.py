@@ -1,4 +1,4 @@
-"""From vLLM's request outputs to r1's :class:`~r1.samplers.rollout.Rollout`: pure functions, no vLLM import.
+"""From vLLM's request outputs to r1's :class:`~r1.protocols.Rollout`: pure functions, no vLLM import.
 
 Kept apart from the engine so the conversion (padding, masks, truncation, log-probs) is
 tested on any machine with plain stand-ins for vLLM's output objects.
@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from r1.samplers.rollout import Rollout
+from r1.protocols import Rollout
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import torch
 
 from r1.errors import ConfigError
 from r1.samplers.hf import stop_token_ids
-from r1.samplers.rollout import Rollout
+from r1.protocols import Rollout
 from r1_vllm.rollout import build_rollout, completions_of
 
 INSTALL_HINT = "sampler=vllm needs vLLM, which is not installed: pip install 'r1-vllm[vllm]' (or pip install vllm) on a CUDA machine"
