@@ -7,6 +7,18 @@
 True
 >>> verify("so the answer is \\\\boxed{(3, 4]}", "(4, 3]")
 False
+>>> verify("Final Answer: The largest $n$ is 34.", "34", extraction="any")
+True
+
+Rules a user may need to know, each documented where it lives:
+
+* where a response states its answer, the *extraction policy* (``template`` |
+  ``boxed`` | ``any``, :mod:`r1.math.extract`);
+* sets of answers are strict: all of the gold's, and nothing else; ``lenient=True``
+  accepts some of them, as math-verify does (:mod:`r1.math.compare`);
+* a decimal states an exact fraction when rounded to its shown places with at
+  least four significant digits (``2.6667`` is 8/3, ``0.33`` is not 1/3), and an
+  irrational value only within 1e-9 (:mod:`r1.math.numbers`).
 
 Importing this package does not import sympy: the symbolic stage runs in a
 worker subprocess started on first need (see :mod:`r1.math.worker`).
@@ -15,7 +27,7 @@ worker subprocess started on first need (see :mod:`r1.math.worker`).
 from __future__ import annotations
 
 from r1.math.equivalence import default_timeout, is_equivalent, time_budget, verify
-from r1.math.extract import extract_answer, last_boxed
+from r1.math.extract import EXTRACTIONS, check_extraction, extract_answer, last_boxed
 from r1.math.normalize import normalize
 from r1.math.worker import get_worker, shutdown_worker
 
@@ -35,6 +47,8 @@ def warm_up(wait: bool = True) -> None:
 
 
 __all__ = [
+    "EXTRACTIONS",
+    "check_extraction",
     "default_timeout",
     "time_budget",
     "extract_answer",

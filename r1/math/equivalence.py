@@ -19,7 +19,7 @@ import re
 from r1.errors import ConfigError
 from r1.math.cache import FAST_STAGE_BYTES, SYMBOLIC_STAGE_BYTES, verdict_cache
 from r1.math.compare import Undecided, compare_answers, fast_atoms_equal, fast_relation
-from r1.math.extract import extract_answer
+from r1.math.extract import check_extraction, extract_answer
 from r1.math.worker import WorkerError, get_worker
 
 TIMEOUT_ENV = "R1_MATH_TIMEOUT"
@@ -34,7 +34,7 @@ _HASH_LINE = re.compile(r"^[^\S\n]*####", re.MULTILINE)
 _PLAIN_INTEGER = re.compile(r"[+-]?\d{1,100}")
 
 
-def is_equivalent(prediction: str, gold: str, *, timeout: float | None = None) -> bool:
+def is_equivalent(prediction: str, gold: str, *, timeout: float | None = None, lenient: bool = False) -> bool:
     """Whether ``prediction`` and ``gold`` denote the same mathematical answer.
 
     Args:
@@ -43,6 +43,9 @@ def is_equivalent(prediction: str, gold: str, *, timeout: float | None = None) -
         gold: The reference answer, or a full reference solution (extracted the same way).
             Numbers (``27.0`` in AMC) are accepted and compared by value.
         timeout: Budget in seconds for the symbolic stage; default :func:`default_timeout`.
+        lenient: When the gold is several answers, accept a prediction that states
+            only some of them (math-verify's behaviour); by default all must be
+            there, and nothing else (see :mod:`r1.math.compare`).
 
     Returns:
         ``True`` when equivalent. ``False`` when not, and also when either side is
@@ -52,10 +55,10 @@ def is_equivalent(prediction: str, gold: str, *, timeout: float | None = None) -
         ConfigError: ``timeout``, or ``R1_MATH_TIMEOUT`` when it is ``None``, is
             not a positive number of seconds.
     """
-    return _equivalent(prediction, gold, time_budget(timeout))
+    return _equivalent(prediction, gold, time_budget(timeout), bool(lenient))
 
 
-def _equivalent(prediction: object, gold: object, budget: float) -> bool:
+def _equivalent(prediction: object, gold: object, budget: float, lenient: bool) -> bool:
     """:func:`is_equivalent` with its budget already checked."""
     try:
         a, b = _final_answer(prediction), _final_answer(gold)
@@ -63,35 +66,46 @@ def _equivalent(prediction: object, gold: object, budget: float) -> bool:
             return False
         if len(a) > MAX_ANSWER_CHARS or len(b) > MAX_ANSWER_CHARS:
             return a.split() == b.split()  # the normaliser is not run on text this long
-        decided = _fast_stage(a, b)
+        decided = _fast_stage(a, b, lenient)
         if decided is not None:
             return decided
-        return _symbolic_stage(a, b, budget)
+        return _symbolic_stage(a, b, budget, lenient)
     except (TimeoutError, WorkerError, RecursionError, ValueError, TypeError, IndexError):
         return False
     except Exception:  # the verifier is called on arbitrary model output: never propagate
         return False
 
 
-def verify(response: str, gold: str, *, timeout: float | None = None) -> bool:
+def verify(
+    response: str,
+    gold: str,
+    *,
+    timeout: float | None = None,
+    extraction: str = "template",
+    lenient: bool = False,
+) -> bool:
     """Whether the final answer stated in ``response`` is equivalent to ``gold``.
 
     Args:
         response: A full model response; its answer is found by :func:`extract_answer`.
         gold: The reference answer or a reference solution with ``\\boxed{}``/``#### N``.
         timeout: See :func:`is_equivalent`.
+        extraction: Where the response states its answer: ``template`` | ``boxed`` | ``any``
+            (see :mod:`r1.math.extract`).
+        lenient: See :func:`is_equivalent`.
 
     Returns:
         ``False`` when the response states no answer.
 
     Raises:
-        ConfigError: see :func:`is_equivalent`.
+        ConfigError: see :func:`is_equivalent`; or ``extraction`` is not a policy.
     """
     budget = time_budget(timeout)
-    answer = extract_answer(response) if isinstance(response, str) else None
+    check_extraction(extraction)
+    answer = extract_answer(response, extraction) if isinstance(response, str) else None
     if answer is None:
         return False
-    return _equivalent(answer, gold, budget)
+    return _equivalent(answer, gold, budget, bool(lenient))
 
 
 @functools.cache
@@ -146,19 +160,19 @@ def _final_answer(text: object) -> str | None:
 
 
 @verdict_cache(FAST_STAGE_BYTES)
-def _fast_stage(prediction: str, gold: str) -> bool | None:
+def _fast_stage(prediction: str, gold: str, lenient: bool = False) -> bool | None:
     """The in-process verdict, or ``None`` when only sympy can tell."""
     if _PLAIN_INTEGER.fullmatch(prediction) and _PLAIN_INTEGER.fullmatch(gold):
         # Most rewards in arithmetic and GSM8K: compared by value (``"042" == "42"``) without the
         # normaliser and parser, the verdict ``compare_answers`` reaches 60x slower.
         return int(prediction) == int(gold)
     try:
-        return compare_answers(prediction, gold, fast_atoms_equal, fast_relation)
+        return compare_answers(prediction, gold, fast_atoms_equal, fast_relation, lenient)
     except Undecided:
         return None
 
 
 @verdict_cache(SYMBOLIC_STAGE_BYTES)
-def _symbolic_stage(prediction: str, gold: str, timeout: float) -> bool:
+def _symbolic_stage(prediction: str, gold: str, timeout: float, lenient: bool = False) -> bool:
     """The worker's verdict; a time-out raises and so is never cached."""
-    return get_worker().compare(prediction, gold, timeout)
+    return get_worker().compare(prediction, gold, timeout, lenient)

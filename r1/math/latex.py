@@ -5,8 +5,10 @@ runs ``eval`` on its input — unacceptable for model output. This is a
 recursive-descent parser over a token list that builds sympy objects directly,
 covering what answers use: numbers, letters, ``\\frac``, ``\\sqrt``, powers,
 implicit multiplication, ``\\pi``, ``i``, ``e``, trig/log functions, ``|x|``,
-``!`` and ``\\binom``. It refuses (raises :class:`TooLarge`) to build numbers
-too big to evaluate, such as ``9^{9^{9^{9}}}``.
+``!``, ``\\binom`` and matrices (``pmatrix``, ``bmatrix``, ``array``; a ``vmatrix``
+is its determinant), so that a matrix sum written out evaluates. It refuses
+(raises :class:`TooLarge`) to build numbers too big to evaluate, such as
+``9^{9^{9^{9}}}``, and matrix powers above :data:`MAX_MATRIX_POWER`.
 
 Grammar (lowest binding first)::
 
@@ -16,6 +18,7 @@ Grammar (lowest binding first)::
     power   := postfix ("^" exponent)?
     postfix := atom ("!" | "%")*
     atom    := number | letter[_sub] | "(" expr ")" | "{" expr "}" | "|" expr "|" | command
+    matrix  := \\begin{env} expr ("&" expr)* ("\\\\" expr ("&" expr)*)* \\end{env}      # a command
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ MAX_POWER_BITS = 1 << 17
 MAX_SYMBOLIC_EXPONENT = 10_000
 """An integer exponent above this on a compound base is refused: expanding it would hang."""
 MAX_FACTORIAL = 2_000
+MAX_MATRIX_POWER = 64
+"""A matrix is raised to whole powers up to this one only: each step is a matrix product."""
+_MATRIX_ENVIRONMENTS = frozenset("matrix pmatrix bmatrix Bmatrix smallmatrix array vmatrix".split())
 
 _TOKEN = re.compile(
     r"(?P<num>\d+(?:\.\d*)?|\.\d+)"
@@ -52,7 +58,7 @@ _GREEK = frozenset(
     "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
 _MULTI_LETTER_WORDS = sorted([*_FUNCTIONS, "pi", "infty", "inf"], key=len, reverse=True)
-_NOT_ATOM_START = frozenset(r"\pm \mp \cup \cap \le \ge \lt \gt \ne \} \rfloor \rceil \to \approx \in".split())
+_NOT_ATOM_START = frozenset(r"\pm \mp \cup \cap \le \ge \lt \gt \ne \} \rfloor \rceil \to \approx \in \end \\".split())
 _MUL_OPS = frozenset({"*", "\\cdot", "\\times", "\\ast"})
 _DIV_OPS = frozenset({"/", "\\div"})
 
@@ -130,6 +136,10 @@ def guarded_pow(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
     A compound base (``\\sqrt{2}``, ``x + 1``) with a huge integer exponent is
     refused too, since sympy folds or expands it.
     """
+    if isinstance(base, sympy.MatrixBase):
+        if not (exp.is_Integer and 0 <= int(exp) <= MAX_MATRIX_POWER):
+            raise TooLarge("a matrix is raised to small whole powers only")
+        return base ** int(exp)
     if exp.is_Integer and abs(int(exp)) > MAX_SYMBOLIC_EXPONENT and not (base.is_Symbol or base.is_Number):
         raise TooLarge("exponent too large for a compound base")
     if base.is_Rational and exp.is_Rational and not exp.is_zero:
@@ -340,9 +350,32 @@ class _Parser:
             inner = self.expr()
             self.expect("\\}")
             return inner
+        if name == "begin":
+            return self.matrix()
         if name == "%":
             raise ParseError("stray percent sign")
         raise ParseError(f"unsupported command \\{name}")
+
+    def matrix(self) -> sympy.Expr:
+        """``\\begin{pmatrix} a & b \\\\ c & d \\end{pmatrix}`` (after ``\\begin``): cells ``&``, rows ``\\\\``."""
+        environment = self.raw_argument()
+        if environment not in _MATRIX_ENVIRONMENTS:
+            raise ParseError(f"unsupported environment {environment!r}")
+        if environment == "array" and self.peek() is not None and self.peek()[1] == "{":  # type: ignore[index]
+            self.raw_argument()  # the column specification, {cc} or {c|c}
+        rows: list[list[sympy.Expr]] = [[]]
+        while not self.accept("\\end"):
+            if self.accept("\\\\"):
+                rows.append([])
+            elif not self.accept("&"):
+                rows[-1].append(self.expr())
+        if self.raw_argument() != environment:
+            raise ParseError(f"\\begin{{{environment}}} closed by another environment")
+        cells = [row for row in rows if row]
+        if not cells or len({len(row) for row in cells}) != 1:
+            raise ParseError("a matrix needs rows of equal length")
+        matrix = sympy.ImmutableMatrix(cells)
+        return matrix.det() if environment == "vmatrix" else matrix
 
     def subscripted_greek(self, name: str) -> sympy.Expr:
         if self.accept("_"):

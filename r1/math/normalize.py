@@ -18,10 +18,12 @@ UNIT_WORDS = frozenset(
     degree degrees deg radian radians cent cents dollar dollars hour hours hr hrs minute minutes min
     mins second seconds sec day days week weeks month months year years mph kg g gram grams pound
     pounds lb lbs oz ounce ounces liter liters litre litres ml gallon gallons percent points point
-    people persons students apples cookies marbles pages times
+    people persons students apples cookies marbles pages times euro euros eur usd yuan rupees rupee
     """.split()
 )
 """Words dropped when they trail a number (``12 cm``, ``5 dollars``, ``4 square units``)."""
+RATE_UNITS = UNIT_WORDS | {"h", "s"}
+"""The parts of a rate dropped after a number (``5 km/h``, ``3 m/s``, ``4 dollars/hour``)."""
 
 _UNICODE = {
     "\u2212": "-",  # minus sign
@@ -35,6 +37,14 @@ _UNICODE = {
     "\u00b0": "^\\circ",
     "\u2264": "\\le ",
     "\u2265": "\\ge ",
+    "\u2260": "\\ne ",
+    "\u2205": "\\emptyset ",
+    "\u00b2": "^2",
+    "\u00b3": "^3",
+    "\u20ac": "",  # euro sign
+    "\u00a3": "",  # pound sign
+    "\u00a5": "",  # yen sign
+    "\u20b9": "",  # rupee sign
     "\u222a": "\\cup ",
     "\u00a0": " ",
     "\u2009": " ",
@@ -42,13 +52,17 @@ _UNICODE = {
 }
 
 # Commands that only change typesetting: dropping them changes no value.
-_NOISE = re.compile(r"\\(?:left|right|displaystyle|textstyle|big|Big|bigg|Bigg|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])")
+_NOISE = re.compile(r"\\(?:left|right|middle|displaystyle|textstyle|big|Big|bigg|Bigg|bigl|bigr|Bigl|Bigr)(?![a-zA-Z])")
 _SPACING = re.compile(r"\\\\|\\[,:;! ]|\\q?quad(?![a-zA-Z])|~")  # \\ (a matrix row break) is kept
-_TEXT_CMDS = ("text", "textbf", "textit", "textrm", "mbox", "mathrm", "mathbf", "mathit", "operatorname", "hbox")
+_TEXT_CMDS = (
+    "text", "textbf", "textit", "textrm", "textnormal", "textup", "textsf", "texttt",
+    "mbox", "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "operatorname", "hbox",
+)  # fmt: skip
 _TEXT_BLOCK = re.compile(r"\\(?:" + "|".join(_TEXT_CMDS) + r")\s*\{")
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])")
+DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|\u00b0")
+"""A degree sign, which the normaliser drops (``30^\\circ`` is 30) and :mod:`r1.math.compare` reads."""
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_MIXED = re.compile(r"(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
+_MIXED = re.compile(r"(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}(%?)")
 _BASE_SUBSCRIPT = re.compile(r"((?=[0-9A-F]*\d)[0-9A-F]+)_\{?(\d+)\}?")  # 2516_8, 1A_{16}; not a_1
 _CHOICE = re.compile(r"\(?([A-Z])\)?\.?")
 _VAR_PREFIX_IN = re.compile(r"^[a-zA-Z]\s*\\in\s*")
@@ -59,7 +73,25 @@ _NUMBER_THEN_WORDS = re.compile(
 _MATH_NAMES = frozenset("pi sqrt sin cos tan cot sec csc log ln exp infty inf arcsin arccos arctan".split())
 _ANSWER_PREFIX = re.compile(r"^(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\s*[:=]?\s*", re.IGNORECASE)
 _SPACED_THOUSANDS = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_RATE_UNIT = re.compile(r"^(?P<head>.*?[\d}])\s*(?P<per>[A-Za-z]+)\s*/\s*(?P<unit>[A-Za-z]+)$")  # 5 km/h
 _GLUED_UNIT = re.compile(r"^(?P<head>-?[\d.,]+)\s*(?P<unit>[A-Za-z]{2,})(?:\^\{?[23]\}?)?$")
+_SET_BUILDER = re.compile(r"\\\{\s*(?:[a-zA-Z]|\\[a-zA-Z]+)(?:\s*\\in\s*\\mathbb\s*\{?R\}?)?\s*(?:\||\\mid|:)\s*(.+?)\s*\\\}")
+"""``\\{x \\mid x > 1\\}``: the set of values a condition allows is that condition."""
+_EMPTY_SET = re.compile(r"\\varnothing(?![a-zA-Z])|\\\{\s*\\\}")
+_PLUS_INFINITY = re.compile(r"(^|[(\[,])(\s*)\+\s*(?=\\infty(?![a-zA-Z]))")
+_RELATION_WORD = re.compile(
+    r"\\(?:leqslant|leq|geqslant|geq|neq|lt|gt)(?![a-zA-Z])|<=|>=|(?<![\d!])!=|\\not="  # 5!=120 is a factorial
+)
+_RELATION_SPELLING = {"leqslant": "\\le ", "leq": "\\le ", "<=": "\\le ", "geqslant": "\\ge ", "geq": "\\ge ",
+                      ">=": "\\ge ", "neq": "\\ne ", "!=": "\\ne ", "not=": "\\ne ", "lt": "<", "gt": ">"}  # fmt: skip
+"""One spelling per relation: ``\\le``, ``\\ge``, ``\\ne``, ``<``, ``>``."""
+_PERCENT_WORD = re.compile(
+    r"\s*(?:\\(?:" + "|".join(_TEXT_CMDS) + r")\s*\{\s*(?:percent|per\s*cent)\s*\}|\b(?:percent|per\s*cent)\b)",
+    re.IGNORECASE,
+)
+_CONNECTOR_WORD = re.compile(r"\s+(?:and|or)\s+|\s*\\(?:" + "|".join(_TEXT_CMDS) + r")\s*\{\s*(?:and|or)\s*\}\s*")
+"""``6 and 8``, ``x = 1 \\text{ or } x = 2``: the parts of a list, as a comma would separate them."""
+_BRACKETED_MATRIX = re.compile(r"[(\[]\s*(\\begin\{(array|matrix)\}.*\\end\{\2\})\s*[)\]]", re.DOTALL)
 
 
 def normalize(text: str) -> str:
@@ -86,9 +118,21 @@ def normalize(text: str) -> str:
     s = s.replace("{,}", ",")
     s = _SPACING.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
     s = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", s)
-    s = s.replace("\\leq", "\\le").replace("\\geq", "\\ge").replace("\\neq", "\\ne")
-    s = _DEGREES.sub("", s)
+    s = _RELATION_WORD.sub(lambda m: _RELATION_SPELLING[m.group(0).lstrip("\\")], s)
+    if "\\{" in s or "\\varnothing" in s:
+        if (builder := _SET_BUILDER.fullmatch(s.strip())) is not None:
+            s = builder.group(1)
+        s = _EMPTY_SET.sub(lambda _: "\\emptyset", s)
+    if "\\begin" in s and (bracketed := _BRACKETED_MATRIX.fullmatch(s)) is not None:  # \left[\begin{array}…\right]
+        s = bracketed.group(1)
+    s = DEGREES.sub("", s)
+    if "+" in s:
+        s = _PLUS_INFINITY.sub(lambda m: m.group(1) + m.group(2), s)  # (1, +\infty) is (1, \infty)
     s = s.replace("\\%", "%")
+    if "cent" in s or "CENT" in s or "Cent" in s:
+        s = _PERCENT_WORD.sub("%", s)
+    if "and" in s or "or" in s:
+        s = _CONNECTOR_WORD.sub(", ", s)
     s = _strip_text_blocks(s)
     s = brace_arguments(s)
     s = re.sub(r"\s+", " ", s).strip()
@@ -150,7 +194,7 @@ def _strip_text_blocks(s: str) -> str:
     out, last = [], 0
     for start, end, content, tail in blocks:
         out.append(s[last:start])
-        is_unit = next_to_number and re.fullmatch(r"[A-Za-z .]*", content) is not None
+        is_unit = next_to_number and re.fullmatch(r"[A-Za-z .]*|\s*[A-Za-z]+\s*/\s*[A-Za-z]+\s*", content) is not None
         if not is_unit:
             out.append(content + tail)
         last = end
@@ -233,13 +277,15 @@ def _strip_units(s: str) -> str:
         s = head
     if (m := _GLUED_UNIT.match(s)) is not None and m.group("unit").lower() in UNIT_WORDS:
         s = m.group("head")
+    if (m := _RATE_UNIT.match(s)) is not None and all(u.lower() in RATE_UNITS for u in m.group("per", "unit")):
+        s = m.group("head")
     return s
 
 
 def _mixed_number(s: str) -> str:
-    """``1\\frac{4}{5}`` is one and four fifths, not one times four fifths."""
+    """``1\\frac{4}{5}`` is one and four fifths, not one times four fifths (``33\\frac{1}{3}\\%`` too)."""
     m = _MIXED.fullmatch(s)
     if m is None:
         return s
-    sign, whole, num, den = m.groups()
-    return f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
+    sign, whole, num, den, percent = m.groups()
+    return f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}{percent}"

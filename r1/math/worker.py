@@ -12,7 +12,7 @@ context would re-import the user's ``__main__``. A plain ``python -c`` child
 avoids both and never inherits torch or CUDA state.
 
 Protocol: one JSON line per message over the child's stdin/stdout.
-``["ready"]`` once started, then ``[id, prediction, gold]`` → ``[id, bool]``.
+``["ready"]`` once started, then ``[id, prediction, gold, lenient]`` → ``[id, bool]``.
 One worker serves a whole process; a lock serialises calls from its threads.
 After ``fork`` (data-loader workers) the child process forgets its parent's
 worker and starts its own. A worker dies with the process that started it, even
@@ -61,13 +61,15 @@ class SympyWorker:
         self.restarts = 0
         """How many times a worker was killed for running over its budget."""
 
-    def compare(self, prediction: str, gold: str, timeout: float) -> bool:
+    def compare(self, prediction: str, gold: str, timeout: float, lenient: bool = False) -> bool:
         """Run the symbolic comparison in the worker.
 
         Args:
             prediction: The predicted answer.
             gold: The reference answer.
             timeout: Seconds the comparison may take, not counting worker start-up.
+            lenient: Accept a prediction with some of the gold's answers only
+                (see :mod:`r1.math.compare`).
 
         Raises:
             TimeoutError: the budget passed; the worker was killed.
@@ -79,7 +81,7 @@ class SympyWorker:
             self._next_id += 1
             request_id = self._next_id
             try:
-                self._proc.stdin.write(_encode([request_id, prediction, gold]))
+                self._proc.stdin.write(_encode([request_id, prediction, gold, bool(lenient)]))
                 self._proc.stdin.flush()
             except OSError as exc:
                 self._kill()
@@ -302,11 +304,11 @@ def serve(parent_pid: int | None = None, parent_death_signal: bool = False) -> N
     out.flush()
     for line in sys.stdin.buffer:
         try:
-            request_id, prediction, gold = json.loads(line)
+            request_id, prediction, gold, lenient = json.loads(line)
         except ValueError:
             continue
         try:
-            result = bool(answers_equivalent(prediction, gold))
+            result = bool(answers_equivalent(prediction, gold, bool(lenient)))
         except Exception:  # a sympy bug on one pair must not end the worker
             result = False
         out.write(_encode([request_id, result]))

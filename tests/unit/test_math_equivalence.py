@@ -83,6 +83,56 @@ EQUIVALENT = [
     ("\\{1\\pm\\sqrt{5},-2\\}", "-2, 1-\\sqrt5, 1+\\sqrt 5"),
     ("\\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix}", "\\begin{pmatrix} 0.2 \\\\ -3.6 \\end{pmatrix}"),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"),
+    # inequalities and the intervals they describe
+    ("x \\ge 5", "5 \\leq x"),
+    ("x >= 5", "[5, \\infty)"),
+    ("-x > -1", "x < 1"),
+    ("2x + 1 \\le 3", "(-\\infty, 1]"),
+    ("x \\in [-2,7]", "-2 \\le x \\le 7"),
+    ("7 \\ge x \\ge -2", "[-2, 7]"),
+    ("0<f(x)<1", "(0,1)"),
+    ("x \\lt 3", "3 \\gt x"),
+    ("x \\neq 3", "x != 3"),
+    ("x \\ne 3", "(-\\infty, 3) \\cup (3, \\infty)"),
+    ("x + y \\le 3", "3 - y \\ge x"),
+    ("\\{x \\mid x > 1\\}", "(1, +\\infty)"),
+    ("x < 1 \\text{ or } x > 2", "(-\\infty, 1) \\cup (2, \\infty)"),
+    # answers in several parts, and labelled answers
+    ("1; 2", "1, 2"),
+    ("6 and 8", "6, 8"),
+    ("1$ and $2$ and $3", "\\{1,2,3\\}"),
+    ("{1, 2, 3}", "3, 2, 1"),
+    ("p=5,q=2; p=7,q=2", "(5,2),(7,2)"),
+    ("k = 45, n = 2", "45; 2"),
+    ("V_1:V_2=11:21", "11:21"),
+    ("|AB|=1", "1"),
+    ("f(x)=1", "1"),
+    ("\\angle ABC = 60^\\circ", "60"),
+    ("y = \\pm \\frac{1}{\\sqrt{3}} x", "y=\\pm\\frac{\\sqrt{3}}{3}x"),
+    ("3:4", "6:8"),
+    ("(C) 12", "C"),
+    ("\\textbf{(C)}\\ 12", "12"),
+    # more matrices
+    ("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]"),
+    ("\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}+\\begin{pmatrix}3\\\\4\\end{pmatrix}", "\\begin{pmatrix}4\\\\6\\end{pmatrix}"),
+    ("2\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", "\\begin{pmatrix}2&0\\\\0&2\\end{pmatrix}"),
+    ("\\begin{vmatrix}1&2\\\\3&4\\end{vmatrix}", "-2"),
+    # number formats
+    ("1,22", "1.22"),
+    ("1,000.99", "1000.99"),
+    ("5 €", "5"),
+    ("€5", "5"),
+    ("12 m²", "12"),
+    ("12\\textnormal{ miles}", "12"),
+    ("5 \\text{ km/h}", "5"),
+    ("25 percent", "25\\%"),
+    ("33\\frac{1}{3}\\%", "\\frac{1}{3}"),
+    ("2.6667", "\\frac{8}{3}"),
+    ("0.3333", "\\frac13"),
+    ("33.33\\%", "\\frac13"),
+    ("30^\\circ", "\\frac{\\pi}{6}"),
+    ("\\varnothing", "\\emptyset"),
     # answers still wrapped in their markers
     ("\\boxed{5}", "5"),
     ("<answer>5</answer>", "5"),
@@ -125,6 +175,40 @@ NOT_EQUIVALENT = [
     ("5", "x=6"),
     ("y=2x+3", "y=2x+4"),
     ("2x+3=y", "y=2x+4"),
+    # inequalities: strictness, direction, quantity
+    ("x > 5", "x \\ge 5"),
+    ("x < 1", "-x < -1"),
+    ("x > 5", "y > 5"),
+    ("x > 5", "5"),
+    ("(0, 1)", "0 \\le x < 1"),
+    ("x \\ne 3", "x = 3"),
+    ("2x + 1 < 3", "(-\\infty, 1]"),
+    ("x^2 < 4", "x < 2"),
+    # several answers: all of them, and no more (strict)
+    ("1", "1, 2"),
+    ("1, 2, 3", "1, 2"),
+    ("1 + \\sqrt{2}", "1 \\pm \\sqrt{2}"),
+    ("p=5,q=2; p=7,q=3", "(5,2),(7,2)"),
+    ("k = 45, n = 3", "45; 2"),
+    ("V_1:V_2=21:11", "11:21"),
+    ("3:4", "4:3"),
+    ("5", "x + y = 5"),  # a gold equation is the answer itself
+    # matrices
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}+\\begin{pmatrix}3\\\\4\\end{pmatrix}", "\\begin{pmatrix}4\\\\7\\end{pmatrix}"),
+    ("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&3\\\\2&4\\end{pmatrix}"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}"),
+    ("\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", "1"),
+    # numbers at their shown precision
+    ("2.67", "\\frac{8}{3}"),
+    ("2.6666", "\\frac{8}{3}"),
+    ("0.333", "\\frac13"),
+    ("1.4142", "\\sqrt{2}"),
+    ("1.5", "1,500"),
+    ("1,23", "1.22"),
+    ("5 €", "6"),
+    ("3 \\text{ hours and } 20 \\text{ minutes}", "3"),
+    ("30^\\circ", "\\frac{\\pi}{3}"),
+    ("(D) 12", "C"),
     # text and choices
     ("\\text{(B)}", "C"),
     ("Evelyn", "Navin"),
@@ -200,6 +284,8 @@ PATHOLOGICAL = [
     ("\\sqrt{2}^{100000}", "2"),
     ("100000!", "1"),
     ("(x+y+z+1)^{200}", "(x+y+z+2)^{200}"),  # passes the guards; expanding it would take minutes
+    ("(x+y+z+1)^{200} > 0", "(x+y+z+2)^{200} > 0"),  # inequalities compared by their sides' ratio
+    ("\\begin{pmatrix}a&b\\\\c&d\\end{pmatrix}^{64}", "\\begin{pmatrix}a&b\\\\c&d\\end{pmatrix}^{63}"),  # matrix powers
 ]
 
 
@@ -280,3 +366,67 @@ def test_parser_guards_and_errors():
     with pytest.raises(ParseError):
         parse_latex("__import__('os')")
     assert str(parse_latex("\\frac 34 + x_{1}")) == "x_1 + 3/4"
+
+
+def test_a_predicted_equation_states_its_value_a_gold_equation_is_the_answer():
+    assert is_equivalent("m + n = 34", "34")  # "Therefore m + n = 34." answers "find m + n"
+    assert is_equivalent("3 + 4 = 7", "7")
+    assert not is_equivalent("m + n = 35", "34")
+    assert not is_equivalent("34", "m + n = 34")
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "strict", "lenient"),
+    [
+        ("1", "1, 2", False, True),
+        ("\\{2\\}", "\\{1, 2\\}", False, True),
+        ("x = 3", "-2, 3", False, True),
+        ("1 - \\sqrt{2}", "1 \\pm \\sqrt{2}", False, True),
+        ("(1, \\infty)", "(-\\infty, 0) \\cup (1, \\infty)", False, True),
+        ("\\sqrt{8}", "2\\sqrt{2}, 3", False, True),  # decided by the worker, which is told too
+        ("2, 1", "1, 2", True, True),
+        ("1, 3", "1, 2", False, False),
+        ("1, 2, 3", "1, 2", False, False),  # extra answers are wrong either way
+        ("3", "1, 2", False, False),
+    ],
+)
+def test_sets_are_strict_unless_lenient(prediction, gold, strict, lenient):
+    assert is_equivalent(prediction, gold) is strict
+    assert is_equivalent(prediction, gold, lenient=True) is lenient
+    assert verify(f"\\boxed{{{prediction}}}", gold, lenient=True) is lenient
+
+
+@pytest.mark.parametrize(
+    ("decimal", "exact", "equal"),
+    [
+        ("2.6667", "\\frac{8}{3}", True),  # rounded to its four places
+        ("2.667", "\\frac{8}{3}", True),  # four significant digits
+        ("2.67", "\\frac{8}{3}", False),  # three are not enough
+        ("2.6666", "\\frac{8}{3}", False),  # truncated, not rounded
+        ("0.3333", "\\frac{1}{3}", True),
+        ("0.33", "\\frac{1}{3}", False),
+        ("-0.8333", "-\\frac{5}{6}", True),
+        ("66.67", "\\frac{200}{3}", True),
+        ("0.125", "\\frac{1}{8}", True),  # exact
+        ("0.12", "\\frac{1}{8}", False),
+        ("2.9999", "3", False),
+        ("1.4142", "\\sqrt{2}", False),  # an irrational value only within REL_TOL
+        ("1.41421356237", "\\sqrt{2}", True),
+        ("2.67", "2.6667", False),  # two decimals: by value
+    ],
+)
+def test_a_decimal_states_an_exact_fraction_at_its_shown_precision(decimal, exact, equal):
+    assert is_equivalent(decimal, exact) is equal
+    assert is_equivalent(exact, decimal) is equal
+
+
+def test_large_collections_are_compared_in_bounded_time():
+    """Matching two sets pairs each two items at most once, and large ones by spelling (MAX_BAG_PAIRS)."""
+    forward = ", ".join(str(i) for i in range(400))
+    backward = ", ".join(str(i) for i in reversed(range(400)))
+    start = time.perf_counter()
+    assert is_equivalent(forward, backward)
+    assert not is_equivalent(forward, backward.replace("17", "18"))
+    assert not is_equivalent("1, 2", "1;" * 990, lenient=True)
+    assert is_equivalent(",".join(f"x^{i}+{i}" for i in range(60)), ",".join(f"x^{i}+{i}" for i in reversed(range(60))))
+    assert time.perf_counter() - start < 1.0

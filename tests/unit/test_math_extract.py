@@ -1,4 +1,4 @@
-"""Final-answer extraction: <answer> tags, boxes, GSM8K hashes, and the normaliser."""
+"""Final-answer extraction: <answer> tags, boxes, GSM8K hashes, free text, the policies, and the normaliser."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from r1.math import extract_answer, last_boxed, normalize, verify
+from r1.errors import ConfigError
+from r1.math import EXTRACTIONS, check_extraction, extract_answer, last_boxed, normalize, verify
 from r1.math.extract import MAX_SCAN_CHARS
 from r1.math.normalize import brace_arguments
 
@@ -125,6 +126,27 @@ def test_extract_answer_tolerates_non_strings():
         ("$\\pi$.", "\\pi"),
         ("3, 5, 7", "3, 5, 7"),  # a list, not a thousands separator
         ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"),
+        ("\\left[\\begin{array}{cc} 1 & 2 \\end{array}\\right]", "\\begin{array}{cc} 1 & 2 \\end{array}"),
+        ("x >= 5", "x \\ge 5"),
+        ("x \\geqslant 5", "x \\ge 5"),
+        ("x != 3", "x \\ne 3"),
+        ("x \\lt 3", "x < 3"),
+        ("5!=120", "5!=120"),  # a factorial, not "not equal"
+        ("6 and 8", "6, 8"),
+        ("1$ and $2$ and $3", "1, 2, 3"),
+        ("x = 1 \\text{ or } x = 2", "x = 1, x = 2"),
+        ("25 percent", "25%"),
+        ("25\\text{ percent}", "25%"),
+        ("5 €", "5"),
+        ("12 m²", "12"),
+        ("12\\textnormal{ miles}", "12"),
+        ("5\\text{ km/h}", "5"),
+        ("5 m/s", "5"),
+        ("\\{x \\mid x > 1\\}", "x > 1"),
+        ("\\left\\{x \\middle| x<1 \\text{ or } x>2\\right\\}", "x<1, x>2"),
+        ("\\varnothing", "\\emptyset"),
+        ("(1, +\\infty)", "(1, \\infty)"),
+        ("33\\frac{1}{3}\\%", "\\frac{100}{3}%"),
     ],
 )
 def test_normalize(raw, clean):
@@ -132,10 +154,115 @@ def test_normalize(raw, clean):
 
 
 def test_normalize_is_idempotent():
-    for raw in ["\\dfrac 34", "10,\\!080 \\text{ cm}", "\\left[ \\frac{\\pi^2}{8}, \\frac{5 \\pi^2}{4} \\right]"]:
+    for raw in [
+        "\\dfrac 34",
+        "10,\\!080 \\text{ cm}",
+        "\\left[ \\frac{\\pi^2}{8}, \\frac{5 \\pi^2}{4} \\right]",
+        "x >= 5 \\text{ or } x \\lt -1",
+        "\\left\\{x \\mid x > 1\\right\\}",
+        "25 percent and 12 m²",
+    ]:
         once = normalize(raw)
         assert normalize(once) == once
 
 
 def test_brace_arguments_keeps_root_index():
     assert brace_arguments("\\sqrt[3]2") == "\\sqrt[3]{2}"
+
+
+@pytest.mark.parametrize(
+    ("text", "template", "boxed", "any_"),
+    [
+        ("so \\boxed{1}", "1", "1", "1"),
+        ("<think>x</think><answer>2</answer>", "2", None, "2"),
+        ("\\boxed{1} then <answer>2</answer>", "2", "1", "2"),  # the tag wins where the template is read
+        ("She makes 9 dollars.\n#### 9", "9", None, "9"),
+        ("Final Answer: The final answer is $34$. I hope it is correct.", None, None, "34"),
+        ("Therefore $x \\geq 5$ is the solution.", None, None, "x \\geq 5"),
+        ("no answer here", None, None, None),
+    ],
+)
+def test_extraction_policies(text, template, boxed, any_):
+    assert extract_answer(text) == extract_answer(text, "template") == template
+    assert extract_answer(text, "boxed") == boxed
+    assert extract_answer(text, "any") == any_
+
+
+def test_an_unknown_policy_is_one_config_error_line():
+    with pytest.raises(ConfigError, match=r"^extraction must be one of template, boxed, any, not 'latex'$"):
+        extract_answer("\\boxed{1}", "latex")
+    with pytest.raises(ConfigError):
+        verify("\\boxed{1}", "1", extraction="boxes")
+    assert EXTRACTIONS == ("template", "boxed", "any") and check_extraction("any") == "any"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\boxed{1}\\boxed{2}", "1; 2"),
+        ("The roots are $\\boxed{1}$ and $\\boxed{2}$.", "1; 2"),
+        ("$\\boxed{(1,2)}$, $\\boxed{(2,1)}$, $\\boxed{(-20,-1)}$", "(1,2); (2,1); (-20,-1)"),
+        ("\\boxed{1} \\text{ and } \\boxed{2}", "1; 2"),
+        ("first \\boxed{1}, so finally \\boxed{2}", "2"),  # a draft, then the answer
+        ("$\\boxed{15\\frac{39}{40}}$, or $\\boxed{\\frac{639}{40}}$", "\\frac{639}{40}"),  # one answer twice
+        ("\\boxed{1} \\boxed{ } \\boxed{2}", "2"),  # an empty box between them is not a separator
+        ("\\boxed{\\boxed{1} \\boxed{2}}", "1; 2"),
+    ],
+)
+def test_boxes_written_side_by_side_are_one_answer(text, expected):
+    assert extract_answer(text) == extract_answer(text, "boxed") == expected
+
+
+def test_last_boxed_is_still_the_last_box_alone():
+    assert last_boxed("\\boxed{1}, \\boxed{2}") == "2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Final Answer: The largest $n$ is 34.", "34"),
+        ("Final Answer: $x = 5$ is the solution.", "x = 5"),
+        ("The final answer is $1$ and $2$ and $3$.", "1$ and $2$ and $3"),
+        ("**Final Answer**\n\n\\[\n\\dfrac{1}{2}\n\\]", "\\dfrac{1}{2}"),
+        ("Only (C) works.\n\nAnswer: (C)", "(C)"),
+        ("The final answer is Evelyn.", "Evelyn"),
+        ("So the answer is 6 and 8.", "6 and 8"),
+        ("It equals\n\\[ 9 \\]", "9"),
+        ("It equals \\( 9 \\).", "9"),
+        ("It equals $$9$$", "9"),
+        ("We get $x=1$ and $x=2$", "x=1; x=2"),
+        ("Since $x>0$, $x=2$.", "x=2"),  # a comma alone does not make a list
+        ("Adding $3$ and $4$ gives $7$.", "7"),
+        ("The volume is $5^3$, which is 125 cubic centimetres.", "125"),  # a number after the last math
+        ("It costs $5. Then $x=3$ is what remains", "x=3"),  # a dollar sign, not math
+        ("Die Antwort ist 12,5.", "12,5"),
+        ("No answer can be given.", None),
+    ],
+)
+def test_free_text_answers(text, expected):
+    assert extract_answer(text, "any") == expected
+    assert extract_answer(text) is None
+
+
+FREE_TEXT_PATHOLOGICAL = [
+    pytest.param("$" * 1_000_000, id="dollars"),
+    pytest.param("$a " * 300_000, id="dollar-words"),
+    pytest.param("\\[" * 400_000, id="display-openers"),
+    pytest.param("Final answer is " * 80_000, id="phrases"),
+    pytest.param("answer" + " " * 1_000_000, id="spaces-after-a-phrase"),
+    pytest.param("Final answer: " + "x is " * 300_000, id="copulas"),
+    pytest.param("1 " * 500_000, id="numbers"),
+    pytest.param("1," * 500_000, id="number-chain"),
+    pytest.param("$1$ and " * 100_000, id="listed-math"),
+    pytest.param("\\boxed{1} and " * 100_000, id="listed-boxes"),
+    pytest.param("$5. Then " * 100_000, id="currency-signs"),
+]
+
+
+@pytest.mark.parametrize("response", FREE_TEXT_PATHOLOGICAL)
+def test_free_text_extraction_is_linear_and_bounded(response):
+    """Each step of ``any`` is one regular-expression pass over the last MAX_SCAN_CHARS characters."""
+    start = time.perf_counter()
+    extract_answer(response, "any")
+    assert verify(response, "1, 2", extraction="any") in (True, False)
+    assert time.perf_counter() - start < 0.5
