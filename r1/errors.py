@@ -23,3 +23,7 @@ class PluginError(R1Error):
 
 class DataError(R1Error):
     """A dataset, file or field the run needs is missing or malformed."""
+
+
+class TrainingError(R1Error):
+    """Training cannot go on (a non-finite loss, gradient or weight); reported as one line."""

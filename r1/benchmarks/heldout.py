@@ -38,6 +38,8 @@ class HeldoutBenchmark:
     """
 
     name = "heldout"
+    extraction = "template"
+    """Where a response states its answer: the task's checker reads r1's template (recorded in the results)."""
 
     def __init__(
         self,

@@ -15,13 +15,18 @@ template. ``prompt_style`` picks the instruction appended to the problem:
 * ``plain``: the bare problem (for models trained on bare prompts).
 
 ``prompt_template`` overrides the style with any text containing ``{problem}``.
+
+``extraction`` says where a response states its answer (:mod:`r1.math.extract`):
+``any`` (the default: ``<answer>``, the last ``\\boxed{}``, ``####``, else the answer
+stated in free text, so that models that follow no template are scored too),
+``boxed`` or ``template``. Results record it as ``benchmark.extraction``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from r1.benchmarks.scoring import gold_answer
+from r1.benchmarks.scoring import check_present, gold_answers
 from r1.errors import ConfigError
 from r1.paths import data_dir
 from r1.protocols import Sample
@@ -66,6 +71,9 @@ class MathBenchmark:
         k: Samples per problem under the R1 protocol (``default_k``).
         limit: Keep only the first ``limit`` problems (quick checks).
         max_new_tokens: This benchmark's generation budget, if it needs its own.
+        extraction: Where a response states its answer: ``template`` | ``boxed`` | ``any``.
+        lenient: Count a response that states some of a multi-answer gold's answers
+            as correct (math-verify's behaviour); by default all are needed.
     """
 
     def __init__(
@@ -85,7 +93,11 @@ class MathBenchmark:
         k: int = 1,
         limit: int | None = None,
         max_new_tokens: int | None = None,
+        extraction: str = "any",
+        lenient: bool = False,
     ) -> None:
+        from r1.math import check_extraction
+
         if prompt_template is None:
             if prompt_style not in PROMPT_STYLES:
                 raise ConfigError(f"benchmark '{name}': prompt_style '{prompt_style}' is not one of: {', '.join(PROMPT_STYLES)}")
@@ -109,6 +121,8 @@ class MathBenchmark:
         self.default_k = int(k)
         self.limit = limit
         self.max_new_tokens = max_new_tokens
+        self.extraction = check_extraction(extraction)
+        self.lenient = bool(lenient)
 
     def load(self) -> list[Sample]:
         """The problems as samples: ``id``, ``prompt`` (user message), ``problem``, ``answer``."""
@@ -122,14 +136,16 @@ class MathBenchmark:
         require_fields(rows, [self.problem_field, self.answer_field] + ([self.id_field] if self.id_field else []), source)
         if self.limit is not None:
             rows = rows[: int(self.limit)]
+        check_present(rows, [self.problem_field] + ([self.id_field] if self.id_field else []), source)
+        answers = gold_answers(rows, self.answer_field, source)
         samples = []
-        for index, row in enumerate(rows):
+        for index, (row, answer) in enumerate(zip(rows, answers)):
             problem = str(row[self.problem_field])
             sample: Sample = {
                 "id": str(row[self.id_field]) if self.id_field else str(index),
                 "prompt": self.prompt_template.replace("{problem}", problem),
                 "problem": problem,
-                "answer": gold_answer(row[self.answer_field]),
+                "answer": answer,
             }
             sample.update({field: row[field] for field in _META_FIELDS if field in row})
             samples.append(sample)
@@ -139,13 +155,16 @@ class MathBenchmark:
         """1.0 where the response's final answer is equivalent to the gold answer, else 0.0."""
         from r1.math import verify
 
-        return [1.0 if verify(response, sample["answer"]) else 0.0 for response, sample in zip(responses, samples, strict=True)]
+        return [
+            1.0 if verify(response, sample["answer"], extraction=self.extraction, lenient=self.lenient) else 0.0
+            for response, sample in zip(responses, samples, strict=True)
+        ]
 
     def extract(self, response: str) -> str | None:
         """The response's final answer (what maj@k votes on)."""
         from r1.math import extract_answer
 
-        return extract_answer(response)
+        return extract_answer(response, self.extraction)
 
     def same_answer(self, a: str, b: str) -> bool:
         """Whether two extracted answers are the same (maj@k's equivalence classes)."""
@@ -154,7 +173,7 @@ class MathBenchmark:
         return is_equivalent(a, b)
 
     def follows_format(self, response: str) -> bool:
-        """Whether the response states its answer the way the prompt asked."""
+        """Whether the response states its answer the way the prompt asked (a marker, not free text)."""
         if self.prompt_style == "think":
             from r1.template import matches_strict_template, with_prefill
 

@@ -8,11 +8,12 @@ functions on what it generated, so a test can check the numbers without one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from r1.algorithms.pass_at_k import maj_at_k, mean_pass_at_k, pass_at_k_ladder
+from r1.errors import DataError
 from r1.protocols import Benchmark, Sample
 
 CORRECT = 1.0 - 1e-9
@@ -25,8 +26,11 @@ def gold_answer(value: Any) -> str:
 
     AMC stores ``27.0`` (a float), GSM8K a worked solution ending in ``#### 18``;
     both become the bare answer. Anything else is kept as text (AIME's ``"025"``).
-    Benchmarks and rejection sampling read their problem files through it.
+    Benchmarks and rejection sampling read their problem files through it
+    (:func:`gold_answers`). A null is an error, never the text ``"None"``.
     """
+    if value is None:
+        raise DataError("a gold answer is null")
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and value.is_integer():
@@ -37,6 +41,27 @@ def gold_answer(value: Any) -> str:
     if "####" in text:
         text = text.rsplit("####", 1)[1].strip().replace(",", "")
     return text
+
+
+def check_present(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], source: str) -> None:
+    """A one-line :class:`DataError` naming the first row whose value of one of ``fields`` is null or blank.
+
+    Problem files with gaps are common (a scraped answer missing); turned into text they
+    would read ``"None"``, a gold answer no response matches, so the row is named instead.
+    """
+    for field in fields:
+        missing = [i for i, row in enumerate(rows) if row.get(field) is None or (isinstance(row.get(field), str) and not row[field].strip())]
+        if missing:
+            raise DataError(
+                f"{source}: row {missing[0] + 1} has no value in field '{field}' ({len(missing)} of {len(rows)} rows lack one); "
+                "fill them in or drop those rows"
+            )
+
+
+def gold_answers(rows: Sequence[Mapping[str, Any]], field: str, source: str) -> list[str]:
+    """Each row's :func:`gold_answer`; a row without one is a one-line error naming it (:func:`check_present`)."""
+    check_present(rows, [field], source)
+    return [gold_answer(row[field]) for row in rows]
 
 
 @dataclass

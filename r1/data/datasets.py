@@ -129,6 +129,11 @@ def read_table(path: str, split: str = "train", name: str | None = None):
 
 
 def _guarded(path: str, load):
+    """``load()``, with any failure turned into one :class:`DataError` line (``datasets`` also logs it: silenced here)."""
+    from datasets.utils import logging as datasets_logging
+
+    verbosity = datasets_logging.get_verbosity()
+    datasets_logging.set_verbosity(datasets_logging.CRITICAL)  # a broken file is logged as an error before it is raised
     try:
         return load()
     except DataError:
@@ -137,6 +142,8 @@ def _guarded(path: str, load):
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         reason = lines[0] if lines else type(error).__name__
         raise DataError(f"could not load dataset '{path}': {reason}") from error
+    finally:
+        datasets_logging.set_verbosity(verbosity)
 
 
 def _pick_split(loaded, split: str, path: str):
@@ -177,7 +184,42 @@ def select_fields(
         if column not in table.column_names:
             table = table.add_column(column, [None] * len(table))
     table = table.select_columns(list(COLUMNS))
+    check_rows(table, source, {"prompt": prompt_field, "response": response_field, "answer": answer_field}, required=("prompt", "response") if response_field else ("prompt",))
     return _as_text(table)
+
+
+def check_rows(table, source: str, fields: Mapping[str, str | None], required: Sequence[str]) -> None:
+    """A one-line :class:`DataError` for the first row with a null in a ``required`` column or text that is not UTF-8.
+
+    Either would surface later as a traceback from deep inside tokenisation (or, once turned
+    into text, as a prompt reading ``"None"``). The check runs on the Arrow columns, without a
+    pass in Python unless something is wrong.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in COLUMNS:
+        values = table.data.column(column)
+        name = fields.get(column) or column
+        if column in required and values.null_count:
+            row = pc.index(pc.is_null(values), True).as_py()
+            raise DataError(f"dataset '{source}': row {row + 1} has no {column} (field '{name}' is null in {values.null_count} of {len(table)} rows); fill them in or drop those rows")
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue
+        try:
+            values.validate(full=True)
+        except pa.ArrowInvalid:
+            raw = values.cast(pa.large_binary()).to_pylist()
+            row = next((i for i, value in enumerate(raw) if value is not None and not _is_utf8(value)), 0)
+            raise DataError(f"dataset '{source}': row {row + 1} has bytes that are not UTF-8 text in field '{name}'; re-encode the file as UTF-8") from None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _as_text(table):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from r1.errors import ConfigError, DataError
 from r1.models.fast import use_fast_experts
 from r1.scale import DTYPES
@@ -40,6 +42,7 @@ def load_pretrained(name_or_path: str, dtype: str = "auto", attn_implementation:
     from transformers import AutoModelForCausalLM
 
     _check_reachable(name_or_path, "model")
+    check_model_folder(name_or_path)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if dtype != "auto":
         if dtype not in DTYPES:
@@ -49,7 +52,7 @@ def load_pretrained(name_or_path: str, dtype: str = "auto", attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     try:
         return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, SafetensorError) as error:
         raise DataError(f"could not load model '{name_or_path}': {_first_line(error)}") from error
 
 
@@ -59,8 +62,10 @@ def load_model(cfg: Mapping[str, Any]):
     ``name_or_path: null`` builds ``architecture`` (a ``_target_`` node, e.g. the tiny MoE)
     with the vocabulary of the tokenizer; anything else is loaded with transformers.
     """
-    tokenizer = load_tokenizer(cfg.get("tokenizer") or cfg.get("name_or_path"))
     name_or_path = cfg.get("name_or_path")
+    if name_or_path:
+        check_model_folder(str(name_or_path))  # before the tokenizer: a broken model folder is named as such
+    tokenizer = load_tokenizer(cfg.get("tokenizer") or cfg.get("name_or_path"))
     if name_or_path:
         model = load_pretrained(
             str(name_or_path),
@@ -89,6 +94,15 @@ def load_model(cfg: Mapping[str, Any]):
     return use_fast_experts(model), tokenizer
 
 
+def check_model_folder(name_or_path: str) -> None:
+    """A one-line :class:`DataError` when a local ``name_or_path`` is a file, or a model folder that is not whole."""
+    local = Path(name_or_path).expanduser()
+    if local.is_file():
+        raise DataError(f"model.name_or_path '{name_or_path}' is a file; give the folder that holds config.json and the weights (e.g. {local.parent})")
+    if local.is_dir() and (problem := hf_folder_problem(local)) is not None:
+        raise DataError(f"model '{name_or_path}' cannot be loaded: {problem}; save the model again or give another folder")
+
+
 def _check_reachable(name_or_path: str, what: str) -> None:
     """Fail early, in one line, on a local path that does not exist.
 
@@ -103,3 +117,104 @@ def _check_reachable(name_or_path: str, what: str) -> None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+# ----------------------------------------------------------------------------- checking a saved folder
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
+"""Files of a Hugging Face folder that hold weights (safetensors, torch, TensorFlow, Flax)."""
+
+SAFETENSORS_HEADER_BYTES = 8
+"""A safetensors file starts with its header's length as a little-endian u64."""
+
+FINGERPRINT_READ_LIMIT = 1 << 20
+"""Files up to this size are hashed whole in :func:`weights_fingerprint`; larger ones by size, time and header."""
+
+
+def hf_folder_problem(folder: str | Path) -> str | None:
+    """What is wrong with a saved Hugging Face model folder, or None when it is whole. Reads no tensor.
+
+    ``config.json`` must parse; a sharded model's index must name shards that exist; every
+    safetensors file must be exactly as long as its header says (a truncated copy is
+    shorter); other weight files (older formats, which carry no length to check) must at
+    least not be empty.
+    """
+    import json
+
+    folder = Path(folder)
+    try:
+        json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{folder} has no config.json"
+    except (OSError, ValueError) as error:
+        return f"its config.json does not parse ({_first_line(error)})"
+    for index in folder.glob("*.index.json"):
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError, AttributeError) as error:
+            return f"its {index.name} does not parse ({_first_line(error)})"
+        missing = sorted(name for name in shards if not (folder / name).is_file())
+        if missing:
+            return f"{index.name} names {missing[0]}, which is missing"
+    weights = sorted(path for path in folder.iterdir() if path.suffix in WEIGHT_SUFFIXES and path.is_file())
+    if not weights:
+        return f"{folder} holds no weights (*.safetensors, pytorch_model.bin, ...)"
+    for path in weights:
+        if path.suffix == ".safetensors":
+            problem = safetensors_problem(path)
+        else:
+            problem = "is empty" if path.stat().st_size == 0 else None
+        if problem is not None:
+            return f"{path.name} {problem}"
+    return None
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a ``.safetensors`` file is not whole (truncated, or no safetensors file), or None."""
+    import json
+
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(SAFETENSORS_HEADER_BYTES), "little")
+            if size < SAFETENSORS_HEADER_BYTES or length > size - SAFETENSORS_HEADER_BYTES:
+                return f"is cut off ({size} bytes, shorter than its own header)"
+            header = json.loads(handle.read(length))
+        end = max((int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        return f"is not a safetensors file ({_first_line(error)})"
+    expected = SAFETENSORS_HEADER_BYTES + length + end
+    if size != expected:
+        return f"is cut off ({size} of its {expected} bytes)" if size < expected else f"has {size - expected} bytes more than its header describes"
+    return None
+
+
+def weights_fingerprint(name_or_path: str | None) -> dict[str, Any] | None:
+    """What identifies the weights at a local model folder, so that new weights under the same path are told apart.
+
+    For each file of the folder: its size and modification time, and for files up to
+    :data:`FINGERPRINT_READ_LIMIT` (config, tokenizer, index) a hash of the contents; for
+    larger safetensors files also a hash of their header (names, shapes and offsets of the
+    tensors). Saving new weights changes the time (and usually more), copying a folder
+    without keeping times changes it too (a safe miss: a new run, never a mix). None for a
+    Hub id or an unset path (the config names those fully).
+    """
+    import hashlib
+
+    if not name_or_path:
+        return None
+    folder = Path(str(name_or_path)).expanduser()
+    if not folder.is_dir():
+        return None
+    files: dict[str, Any] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        stat = path.stat()
+        entry: dict[str, Any] = {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if stat.st_size <= FINGERPRINT_READ_LIMIT:
+            entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.suffix == ".safetensors":
+            with open(path, "rb") as handle:
+                length = int.from_bytes(handle.read(SAFETENSORS_HEADER_BYTES), "little")
+                entry["header_sha256"] = hashlib.sha256(handle.read(min(length, stat.st_size))).hexdigest()
+        files[str(path.relative_to(folder))] = entry
+    return files

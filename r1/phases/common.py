@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from r1.errors import ConfigError
+from r1.errors import ConfigError, DataError
 from r1.settings import build_settings, to_plain
 
 T = TypeVar("T")
@@ -34,9 +34,7 @@ def run_dir(cfg: DictConfig) -> Path:
     """
     fixed = OmegaConf.select(cfg, "paths.run_dir", default=None)
     if fixed:
-        path = Path(fixed)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return make_folder(Path(fixed), "paths.run_dir")
     try:
         from hydra.core.hydra_config import HydraConfig
 
@@ -47,8 +45,15 @@ def run_dir(cfg: DictConfig) -> Path:
     folder = OmegaConf.select(cfg, "paths.output_dir", throw_on_resolution_failure=False)
     if not folder:
         raise ConfigError("paths.output_dir is not set; run through `python -m r1.run` or set paths.output_dir=<folder>")
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
+    return make_folder(Path(folder), "paths.output_dir")
+
+
+def make_folder(path: Path, key: str) -> Path:
+    """``path`` created (with its parents), or a one-line error naming the setting to change."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the folder {path} ({error.strerror or error}); set {key} to a folder you can write to") from error
     return path
 
 
@@ -58,6 +63,7 @@ def build_logger(cfg: DictConfig) -> Any:
     ``logger=wandb`` runs offline unless an API key is configured, so a machine
     without network still records the run (``wandb sync`` uploads it later). Logs go
     to this run's folder, and the whole resolved config is recorded as hyperparameters.
+    W&B never stops or stalls a run (:func:`start_wandb`).
     """
     node = cfg.get("logger")
     if not node or node.get("_target_") is None:
@@ -65,20 +71,94 @@ def build_logger(cfg: DictConfig) -> Any:
     from hydra.utils import instantiate
 
     options = to_plain(node)
-    if "offline" in options and options["offline"] is None:
-        options["offline"] = not (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online")
     if "save_dir" in options:
         options["save_dir"] = str(run_dir(cfg))
     if "name" in options and options["name"] is None:
         options["name"] = str(cfg.phase.name)
-    logger = instantiate(options)
+    if str(options["_target_"]).endswith(".WandbLogger"):
+        logger = start_wandb(options)
+    else:
+        logger = instantiate(options)
     try:
         config = to_plain(cfg)
         config.pop("hydra", None)
         logger.log_hyperparams(config)
     except Exception as error:  # a config the logger cannot store must not stop the run
-        print(f"[logger] could not record the config: {error}", flush=True)
+        print(f"[logger] could not record the config: {_one_line(error)}", flush=True)
     return logger
+
+
+def start_wandb(options: dict[str, Any]) -> Any:
+    """A started ``WandbLogger``: online when asked and reachable, else offline, after one warning line.
+
+    Online runs need an API key and the W&B server. Without either, ``wandb.init`` retries
+    for minutes and then raises; here the server is first probed (a TCP connection, at most
+    ``init_timeout`` seconds), ``wandb.init`` itself is bounded by the same timeout, and any
+    failure to start online becomes one warning line and an offline run in the run folder
+    (``wandb sync`` uploads it later). A W&B setting that breaks even an offline run (an
+    unknown ``WANDB_MODE``, a bad ``logger.*`` option) is one :class:`ConfigError` line.
+    """
+    import wandb
+    from hydra.utils import instantiate
+
+    if "init_timeout" not in options:
+        raise ConfigError("logger.init_timeout is not set; add it to the logger's YAML (seconds W&B may take to start before the run logs offline)")
+    timeout = options.pop("init_timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(f"logger.init_timeout must be a number of seconds more than 0, not {timeout!r}")
+    if options.get("offline") is None:
+        options["offline"] = not (os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") == "online")
+    if not options["offline"]:
+        problem = wandb_unreachable(float(timeout))
+        if problem is not None:
+            print(f"[logger] W&B is unreachable ({problem}); logging offline to {options.get('save_dir')}/wandb (upload later with `wandb sync`)", flush=True)
+            options["offline"] = True
+    try:
+        return _started_wandb(instantiate, wandb, options, float(timeout))
+    except Exception as error:
+        if options["offline"]:
+            raise ConfigError(f"W&B cannot start even offline: {_one_line(error)}; fix the W&B settings (the WANDB_* variables, logger.*) or choose logger=csv or logger=none") from error
+        print(f"[logger] W&B could not start online ({_one_line(error)}); logging offline to {options.get('save_dir')}/wandb (upload later with `wandb sync`)", flush=True)
+    options["offline"] = True
+    try:
+        return _started_wandb(instantiate, wandb, options, float(timeout))
+    except Exception as error:
+        raise ConfigError(f"W&B cannot start even offline: {_one_line(error)}; fix the W&B settings (the WANDB_* variables, logger.*) or choose logger=csv or logger=none") from error
+
+
+def _started_wandb(instantiate: Any, wandb: Any, options: dict[str, Any], timeout: float) -> Any:
+    """A ``WandbLogger`` whose W&B run has started (``wandb.init`` bounded by ``timeout`` seconds)."""
+    mode = "offline" if options["offline"] else "online"
+    # The mode goes to wandb.init itself: the WANDB_MODE variable WandbLogger's own switch sets
+    # is ignored (with a warning) once W&B has started in this process, as after a failed online start.
+    logger = instantiate({**options, "offline": False, "mode": mode, "settings": wandb.Settings(init_timeout=timeout)})
+    # WandbLogger passes anonymous=None, which W&B answers with a deprecation warning on every run.
+    getattr(logger, "_wandb_init", {}).pop("anonymous", None)
+    logger.experiment  # noqa: B018 - starts the run here, where a failure can be handled
+    return logger
+
+
+def wandb_unreachable(timeout: float) -> str | None:
+    """Why the W&B server (``WANDB_BASE_URL``, else W&B's cloud) cannot be reached, or None when a connection opens."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("WANDB_BASE_URL") or WANDB_CLOUD)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as error:
+        return f"{url.hostname}:{port}: {error.strerror or type(error).__name__}"
+
+
+WANDB_CLOUD = "https://api.wandb.ai"
+"""W&B's own server, used when ``WANDB_BASE_URL`` names no other."""
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message as one line (W&B's span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def finish_logging() -> None:
@@ -110,7 +190,8 @@ def build_trainer(cfg: DictConfig, model: Any = None, **phase_options: Any):
     """A ``lightning.Trainer`` from the ``trainer`` group plus the phase's own options.
 
     ``model`` is the built model (or a list: [student, teacher]); strategies that shard it
-    (``trainer=fsdp``) take their wrapping unit from it (see r1/scale.py).
+    (``trainer=fsdp``) take their wrapping unit from it (see r1/scale.py). Every trainer
+    carries r1's guards (:func:`guards`), so no phase can train on or save NaN weights.
     """
     import lightning
     from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -121,6 +202,7 @@ def build_trainer(cfg: DictConfig, model: Any = None, **phase_options: Any):
     options = to_plain(cfg.trainer) if cfg.get("trainer") else {}
     options["strategy"] = build_strategy(options, model)
     options.update(phase_options)
+    options["callbacks"] = [*(options.get("callbacks") or []), *guards(cfg)]
     options.setdefault("logger", build_logger(cfg))
     options.setdefault("default_root_dir", str(run_dir(cfg)))
     options.setdefault("enable_model_summary", False)
@@ -130,12 +212,41 @@ def build_trainer(cfg: DictConfig, model: Any = None, **phase_options: Any):
         raise ConfigError(f"trainer options {sorted(options)} were rejected: {error}") from error
 
 
+def guards(cfg: DictConfig) -> list[Any]:
+    """The callbacks every trainer carries (:mod:`r1.phases.guards`): a NaN/inf guard and the settings record."""
+    from r1.phases.guards import FiniteGuard, SettingsRecord
+
+    return [FiniteGuard(), SettingsRecord(run_settings(cfg), str(OmegaConf.select(cfg, "phase.name", default="train")))]
+
+
 def save_hf(model, tokenizer, folder: str | Path) -> Path:
-    """Save a Hugging Face folder (config, safetensors, tokenizer) the next phase loads unchanged."""
+    """Save a Hugging Face folder (config, safetensors, tokenizer) the next phase loads unchanged.
+
+    Weights holding NaN or infinity are refused (a one-line :class:`~r1.errors.TrainingError`),
+    and the saved folder is read back (:func:`r1.models.loading.hf_folder_problem`), so a
+    done-marker written after this call never vouches for a broken model.
+    """
+    from transformers.utils import logging as hf_logging
+
+    from r1.models.loading import hf_folder_problem
+    from r1.errors import TrainingError
+    from r1.phases.guards import first_non_finite, non_finite
+
     folder = Path(folder)
+    if non_finite(model.parameters()):
+        raise TrainingError(f"the trained weights ({first_non_finite(model.named_parameters())}) hold NaN or infinite values; {folder} was not written")
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per saved shard says nothing the summary does not
+    try:
+        model.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+    problem = hf_folder_problem(folder)
+    if problem is not None:
+        raise DataError(f"the model saved to {folder} does not read back ({problem}); is the disk full?")
     return folder
 
 
@@ -190,21 +301,36 @@ def digest(content: Any) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:DIGEST_CHARS]
 
 
+def run_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain data, less :data:`VOLATILE_KEYS`: what decides what a run computes."""
+    import copy
+
+    node = copy.deepcopy(cfg)
+    OmegaConf.set_struct(node, False)
+    for volatile in VOLATILE_KEYS:
+        node.pop(volatile, None)
+    return to_plain(node)
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` for every leaf that differs between two plain configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted({*old, *new}, key=str):
+            found += differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
 def config_hash(cfg: DictConfig, *keys: str) -> str:
     """The :func:`digest` of the config nodes at ``keys`` (all of it, less :data:`VOLATILE_KEYS`, when none are given).
 
     Used to find the folder of an earlier run of the same command (to resume it, or to
     reuse a finished stage) without depending on Hydra's time-stamped run folders.
     """
-    import copy
-
     if keys:
         return digest({key: to_plain(OmegaConf.select(cfg, key)) for key in keys})
-    node = copy.deepcopy(cfg)
-    OmegaConf.set_struct(node, False)
-    for volatile in VOLATILE_KEYS:
-        node.pop(volatile, None)
-    return digest(to_plain(node))
+    return digest(run_settings(cfg))
 
 
 # ----------------------------------------------------------------------------- the done marker
@@ -249,6 +375,7 @@ def mark_done(folder: str | Path, summary: Mapping[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DONE_FILE
     atomic_write(path, json.dumps(dict(summary), indent=2, default=str) + "\n")
+    release_folder(folder)
     return path
 
 
@@ -263,6 +390,57 @@ def read_done(folder: str | Path) -> dict[str, Any] | None:
 def is_done(folder: str | Path) -> bool:
     """Whether :func:`mark_done` marked ``folder`` finished."""
     return (Path(folder) / DONE_FILE).is_file()
+
+
+# ----------------------------------------------------------------------------- one run per folder
+
+LOCK_FILE = ".lock"
+"""The file in a folder that a run holds a lock on while it works there (:func:`lock_folder`)."""
+
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+"""Environment variables that launchers set to a process's rank; any of them above 0 marks a non-first process."""
+
+_held: dict[Path, int] = {}
+"""Folders this process holds the lock of -> the open lock file's descriptor."""
+
+
+def lock_folder(folder: str | Path, key: str = "paths.output_root") -> None:
+    """Create ``folder`` and claim it for this process, or refuse in one line while another run works in it.
+
+    Two runs of the same resumable command would otherwise write the same checkpoints or
+    chunks over each other. The claim is an ``fcntl.flock`` on ``folder/.lock``, held until
+    :func:`release_folder` (``mark_done`` calls it) or the process ends: the kernel drops
+    it even after ``kill -9``, so a dead run never blocks the next. Claiming a folder twice in
+    one process is a no-op, and only the first process of a distributed job claims (the
+    others are its ranks, running the same command). Off POSIX nothing is locked. A folder
+    that cannot be created is a one-line error naming ``key``, the setting that places it.
+    """
+    folder = make_folder(Path(folder).absolute(), key)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    if folder in _held or any(os.environ.get(name, "0") not in ("", "0") for name in RANK_VARIABLES):
+        return
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConfigError(
+            f"another run is using {folder} (pid {holder}); wait for it to finish or stop it, or run with another paths.output_root"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[folder] = fd
+
+
+def release_folder(folder: str | Path) -> None:
+    """Give up this process's claim on ``folder`` (nothing happens when it holds none)."""
+    fd = _held.pop(Path(folder).absolute(), None)
+    if fd is not None:
+        os.close(fd)  # closing the only descriptor drops the flock
 
 
 # ----------------------------------------------------------------------------- resuming
@@ -289,26 +467,25 @@ def resume_state(cfg: DictConfig, phase: str, run_folder: Path) -> ResumeState:
     Checkpoints live under ``<output_root>/state/<phase>-<config hash>/``, outside the
     time-stamped run folder, so a second run of the same command finds them:
 
-    * ``ckpt_path=<file>`` resumes from that file (a one-line error if it does not exist);
-    * else an unfinished run (no :data:`DONE_FILE`) resumes from its newest intact checkpoint
-      (a file killed mid-write is skipped);
+    * ``ckpt_path=<file>`` resumes from that file (a one-line error if it is missing, empty
+      or not a whole checkpoint);
+    * else an unfinished run (no :data:`DONE_FILE`) resumes from its newest intact checkpoint,
+      saying in one line which newer ones it skipped as damaged (a file killed mid-write);
     * else the run starts afresh, replacing a finished run's checkpoints.
 
-    The phase calls :func:`mark_done` on ``dir`` once its outputs are saved.
+    The folder is claimed for this process (:func:`lock_folder`): a second run of the same
+    command meanwhile is refused in one line instead of writing the same checkpoints. The
+    phase calls :func:`mark_done` on ``dir`` once its outputs are saved, which releases it.
     """
-    from r1.errors import DataError
-
     state_dir = Path(str(cfg.paths.output_root)) / "state" / f"{phase}-{config_hash(cfg)}"
     checkpoints = state_dir / "checkpoints"
+    chosen = explicit_checkpoint(cfg.get("ckpt_path"), checkpoints)
+    lock_folder(state_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    chosen = cfg.get("ckpt_path")
-    if chosen:
-        path = Path(str(chosen)).expanduser()
-        if not path.exists():  # a sharded checkpoint is a folder
-            raise DataError(f"ckpt_path '{chosen}' does not exist; give a checkpoint of an earlier run (in {checkpoints}) or leave it unset to resume this config's own")
+    if chosen is not None:
         (state_dir / DONE_FILE).unlink(missing_ok=True)  # the folder now holds an unfinished run
-        ckpt_path: str | None = str(path)
-    elif not is_done(state_dir) and (newest := newest_intact_checkpoint(checkpoints)) is not None:
+        ckpt_path: str | None = str(chosen)
+    elif not is_done(state_dir) and (newest := newest_intact_checkpoint(checkpoints, phase)) is not None:
         ckpt_path = str(newest)
         print(f"[{phase}] resuming the unfinished run from {ckpt_path}", flush=True)
     else:
@@ -320,19 +497,77 @@ def resume_state(cfg: DictConfig, phase: str, run_folder: Path) -> ResumeState:
     return ResumeState(state_dir, checkpoints, ckpt_path)
 
 
-def newest_intact_checkpoint(folder: Path) -> Path | None:
-    """The most recently written checkpoint in ``folder`` that was written completely, or None.
+def explicit_checkpoint(value: Any, checkpoints: Path) -> Path | None:
+    """``ckpt_path`` as a checkpoint to resume from, None when unset, or a one-line error saying what is wrong with it."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    hint = f"give a checkpoint of an earlier run (e.g. in {checkpoints}) or leave ckpt_path unset to resume this config's own"
+    if not text:
+        raise ConfigError(f"ckpt_path is empty; {hint}")
+    path = Path(text).expanduser()
+    if not path.exists():  # a sharded checkpoint is a folder
+        raise DataError(f"ckpt_path '{text}' does not exist; {hint}")
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise DataError(f"ckpt_path '{text}' cannot be resumed from: {problem}; {hint}")
+    return path
+
+
+def newest_intact_checkpoint(folder: Path, phase: str | None = None) -> Path | None:
+    """The most recently written checkpoint in ``folder`` that is whole (:func:`checkpoint_problem`), or None.
 
     The newest, not always ``last.ckpt``: a run killed between writing ``step<N>.ckpt`` and
-    refreshing ``last.ckpt`` has its latest state only in the former.
+    refreshing ``last.ckpt`` has its latest state only in the former. With ``phase`` given,
+    each newer checkpoint passed over is named in one line (``[phase] skipping ...``).
     """
     candidates = sorted(folder.glob("*.ckpt"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    return next((path for path in candidates if is_intact_checkpoint(path)), None)
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        if phase is not None:
+            print(f"[{phase}] skipping the damaged checkpoint {path} ({problem}); trying an older one", flush=True)
+    return None
 
 
 def is_intact_checkpoint(path: Path) -> bool:
-    """Whether a checkpoint was written to the end: a ``torch.save`` zip file with its closing directory, or a
-    sharded folder with its final marker (:data:`FOLDER_CHECKPOINT_MARKERS`)."""
+    """Whether ``path`` is a whole checkpoint (:func:`checkpoint_problem` finds nothing wrong)."""
+    return checkpoint_problem(path) is None
+
+
+ZIP_LOCAL_HEADER = b"PK\x03\x04"
+"""The signature each member of a zip file (and so of a ``torch.save`` file) starts with."""
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What makes ``path`` unusable as a checkpoint, or None when it looks whole. Cheap: no tensor is read.
+
+    A ``torch.save`` file is a zip archive: it must open (its closing directory was
+    written), hold a ``data.pkl`` whose checksum matches, and have every member's header
+    where the directory says, inside the file. A sharded checkpoint (a folder) must hold
+    its final marker (:data:`FOLDER_CHECKPOINT_MARKERS`).
+    """
     if path.is_dir():
-        return any((path / marker).is_file() for marker in FOLDER_CHECKPOINT_MARKERS)
-    return zipfile.is_zipfile(path)
+        if any((path / marker).is_file() for marker in FOLDER_CHECKPOINT_MARKERS):
+            return None
+        return f"a sharded checkpoint folder without its final marker ({' or '.join(FOLDER_CHECKPOINT_MARKERS)}), so it was not written to the end"
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty"
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            members = archive.infolist()
+            pickles = [m for m in members if m.filename == "data.pkl" or m.filename.endswith("/data.pkl")]
+            if not pickles:
+                return "it is a zip file, but not one torch.save wrote"
+            for member in members:
+                raw.seek(member.header_offset)
+                if member.header_offset + member.compress_size > size or raw.read(len(ZIP_LOCAL_HEADER)) != ZIP_LOCAL_HEADER:
+                    return f"its member {member.filename} is cut off or overwritten"
+            archive.read(pickles[0])  # checks the checksum of the pickled structure
+    except zipfile.BadZipFile as error:
+        return f"it is not a torch.save file, or was not written to the end ({error})"
+    except (OSError, EOFError, ValueError) as error:
+        return f"it cannot be read ({error})"
+    return None

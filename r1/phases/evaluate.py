@@ -5,7 +5,7 @@ pass@1 is the mean correctness over the samples, pass@k the unbiased estimator,
 maj@k the majority answer's correctness. Any checkpoint a phase wrote, or any Hub
 model, evaluates with one command::
 
-    python -m r1.run phase=eval benchmark=math500 model=hf model.name_or_path=outputs/grpo/<date>/<time>/hf
+    python -m r1.run phase=eval benchmark=math500 model=hf model.name_or_path=outputs/grpo/<date>/<time>-<suffix>/hf
     python -m r1.run phase=eval benchmark=math_suite benchmark.limit=50 phase.k=4
 
 Writes to the run folder: ``results.json`` (per benchmark: pass@1, pass@k, maj@k,
@@ -101,21 +101,32 @@ def plan_benchmarks(settings: EvalSettings, node: Any, registry: Any) -> list[Pl
     """Build every benchmark of the ``benchmark`` node and load its problems (before the model, so mistakes fail fast)."""
     plans = []
     for label, spec in benchmark_specs(node):
-        protocol = {key: spec.pop(key, None) for key in PROTOCOL_KEYS}
+        protocol = {key: protocol_value(label, key, spec.pop(key, None)) for key in PROTOCOL_KEYS}
         benchmark = registry.build("benchmark", spec)
         samples = benchmark.load()
         if protocol["limit"] is not None:
-            samples = samples[: int(protocol["limit"])]
-        k = int(first_set(settings.k, protocol["k"], benchmark.default_k))
-        max_new = int(first_set(protocol["max_new_tokens"], getattr(benchmark, "max_new_tokens", None), settings.max_new_tokens))
-        if k < 1 or max_new < 1:
-            raise ConfigError(f"benchmark '{label}': k and max_new_tokens must be positive, got k={k}, max_new_tokens={max_new}")
+            samples = samples[: protocol["limit"]]
+        k = protocol_value(label, "k", first_set(settings.k, protocol["k"], benchmark.default_k))
+        max_new = protocol_value(label, "max_new_tokens", first_set(protocol["max_new_tokens"], getattr(benchmark, "max_new_tokens", None), settings.max_new_tokens))
         title = getattr(benchmark, "title", benchmark.name) if label == benchmark.name else label
         plans.append(Plan(label, title, benchmark, samples, k, max_new))
     names = [p.name for p in plans]
     if len(set(names)) != len(names):
         raise ConfigError(f"benchmark names repeat in the suite: {names}; give each a distinct key under benchmark.suite")
     return plans
+
+
+def protocol_value(label: str, key: str, value: Any) -> Any:
+    """A protocol key's value (``k``, ``limit``, ``max_new_tokens``): a whole number of at least 1, or null; else one line.
+
+    Python slicing would take ``limit=-1`` as "all but the last", and a ``k`` of 0 samples
+    nothing, so both are refused rather than run.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"benchmark.{key} of '{label}' must be a whole number of at least 1 (or null), not {value!r}")
+    return value
 
 
 def first_set(*values: Any) -> Any:
@@ -170,6 +181,9 @@ def write_report(out: Path, results: dict[str, dict[str, Any]], plans: list[Plan
     titles = {p.name: p.title for p in plans}
     write_json({"model": label, "protocol": protocol, "benchmarks": results}, out / "results.json")
     table = markdown_table(results, label, titles)
+    policies = ", ".join(f"{name}: {policy}" for name, policy in protocol.get("extraction", {}).items())
+    if policies:
+        table += f"\nAnswers read with the extraction policy ({policies}).\n"
     (out / "results.md").write_text(table, encoding="utf-8")
     bar_chart(results, out / "results.png", label, titles)
     return table
@@ -184,6 +198,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     registry = get_registry(cfg.plugins.blocked)
     plans = plan_benchmarks(settings, cfg.benchmark, registry)
     out = run_dir(cfg)
+    logger = build_logger(cfg)  # before the model: a logger that cannot start fails in seconds, not after the run
     model, tokenizer = load_for_generation(cfg.model, settings.device)
     sampler = registry.build("sampler", cfg.sampler)
 
@@ -206,6 +221,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "temperature": settings.temperature,
         "top_p": settings.top_p,
         "max_new_tokens": {p.name: p.max_new_tokens for p in plans},
+        "extraction": {p.name: getattr(p.benchmark, "extraction", "template") for p in plans},
         "seed": int(cfg.seed),
         "seconds": round(elapsed, 2),
         "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
@@ -215,7 +231,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     print(f"Results in {out} ({elapsed:.1f} s)")
 
     summary = flat_metrics(results)
-    logger = build_logger(cfg)
     if logger:
         logger.log_metrics(summary, step=0)
         logger.save()

@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from r1.errors import ConfigError
-from r1.phases.common import config_hash, finish_logging, mark_done, read_done, read_settings, run_dir
+from r1.phases.common import config_hash, finish_logging, lock_folder, mark_done, read_done, read_settings, release_folder, run_dir
 
 TRAINING_STAGES = ("sft", "grpo", "rejection", "distill")
 EVALUATED = ("base", "sft", "grpo", "student")
@@ -73,7 +73,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     stages, evaluated = pipe.stages, pipe.evaluate
 
     root = Path(cfg.paths.output_root) / "pipeline" / f"{pipe.label}-{config_hash(cfg)}"
-    root.mkdir(parents=True, exist_ok=True)
+    lock_folder(root)  # the same command twice at once: the second is refused in one line
     print(f"[pipeline] stages {' -> '.join(stages)}; working folder {root}", flush=True)
     started = time.perf_counter()
     outputs: dict[str, dict[str, Any]] = {}
@@ -111,6 +111,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     print(f"[pipeline] report: {root / 'report.md'}", flush=True)
     _log_report(cfg, report, root)
     finish_logging()
+    release_folder(root)
     return {k: v for k, v in report.items() if k != "markdown"}
 
 

@@ -46,7 +46,18 @@ from omegaconf import DictConfig
 
 from r1.errors import ConfigError, DataError
 from r1.filters.cascade import CAP, apply_filters, build_filters
-from r1.phases.common import atomic_write, build_logger, digest, mark_done, read_done, read_settings, run_dir
+from r1.phases.common import (
+    atomic_write,
+    build_logger,
+    differences,
+    digest,
+    lock_folder,
+    mark_done,
+    read_done,
+    read_settings,
+    release_folder,
+    run_dir,
+)
 from r1.protocols import Sample
 from r1.seeds import derive_seed
 from r1.settings import bounded, to_plain
@@ -113,11 +124,19 @@ class RejectionSettings:
 
 
 def sample_config(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any) -> dict[str, Any]:
-    """Everything that decides the samples: the policy, prompt source, sampler, filters, seed, phase settings."""
+    """Everything that decides the samples: the policy, prompt source, sampler, filters, seed, phase settings.
+
+    The policy counts by its weights, not only its path: new weights saved under the same
+    ``model.name_or_path`` give another digest (:func:`r1.models.loading.weights_fingerprint`),
+    so a resumed run never mixes samples of two models.
+    """
+    from r1.models.loading import weights_fingerprint
+
     phase = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_IN_DIGEST}
     return {
         "seed": int(cfg.seed),
         "model": to_plain(model_cfg),
+        "weights": weights_fingerprint(model_cfg.get("name_or_path")),
         "task": to_plain(cfg.task) if not settings.dataset else None,
         "sampler": to_plain(cfg.sampler),
         "filter": to_plain(cfg.filter),
@@ -135,10 +154,11 @@ def output_folder(cfg: DictConfig, settings: RejectionSettings, config: dict[str
 def claim_folder(folder: Path, config: dict[str, Any]) -> None:
     """Create ``folder`` for this config, or check that an existing one was made by the same config.
 
-    Leftovers of a killed job (temporary files it was writing) are removed; one job
-    per folder at a time is assumed.
+    The folder is claimed for this process first (:func:`r1.phases.common.lock_folder`: a
+    second job on it is refused in one line), then leftovers of a killed job (temporary
+    files it was writing) are removed.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    lock_folder(folder, "phase.output_dir")
     (folder / "chunks").mkdir(exist_ok=True)
     for stale in [*folder.glob(".*.tmp"), *(folder / "chunks").glob(".*.tmp")]:
         if stale.is_dir():
@@ -158,16 +178,6 @@ def claim_folder(folder: Path, config: dict[str, Any]) -> None:
             )
     else:
         atomic_write(marker, json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
-def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted key, old value, new value)`` for every leaf that differs between two configs."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted({*old, *new}, key=str):
-            found += differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        return found
-    return [] if old == new else [(prefix.rstrip("."), old, new)]
 
 
 def chunk_path(folder: Path, index: int) -> Path:
@@ -190,15 +200,18 @@ def load_prompts(cfg: DictConfig, settings: RejectionSettings, registry: Any) ->
     limit = settings.num_prompts
     if settings.dataset:
         from r1.benchmarks.records import load_records, require_fields
-        from r1.benchmarks.scoring import gold_answer
+        from r1.benchmarks.scoring import check_present, gold_answers
 
         id_field, prompt_field, answer_field = settings.id_field, settings.prompt_field, settings.answer_field
+        source = f"phase.dataset '{settings.dataset}'"
         rows = load_records(settings.dataset, split=settings.dataset_split)
-        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), f"phase.dataset '{settings.dataset}'")
+        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), source)
         rows = rows[:limit] if limit is not None else rows
+        check_present(rows, [prompt_field] + ([id_field] if id_field else []), source)
+        answers = gold_answers(rows, answer_field, source)
         prompts = [
-            {"id": str(row[id_field]) if id_field else str(i), "prompt": str(row[prompt_field]), "answer": gold_answer(row[answer_field])}
-            for i, row in enumerate(rows)
+            {"id": str(row[id_field]) if id_field else str(i), "prompt": str(row[prompt_field]), "answer": answer}
+            for i, (row, answer) in enumerate(zip(rows, answers))
         ]
         if len({p["id"] for p in prompts}) != len(prompts):
             raise DataError(f"phase.dataset '{settings.dataset}': field '{id_field}' has repeated values; ids must be unique per prompt")
@@ -418,8 +431,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_prompts(list(read_chunks(folder, count)), prompts, size, folder)
     finished = read_done(folder)
     if finished is not None:  # every output is written: nothing to sample, load or rebuild
+        release_folder(folder)
         print_report(json.loads((folder / "report.json").read_text(encoding="utf-8")))
         return finished
+    logger = build_logger(cfg)  # before sampling: a logger that cannot start fails in seconds, not after the run
     pending = [i for i in range(count) if not chunk_path(folder, i).exists()]
     if pending:  # a folder whose chunks are all recorded is only re-assembled: no model is loaded
         sample_chunks(cfg, settings, model_cfg, registry, prompts, pending, folder, steps)
@@ -430,7 +445,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     report = summarize_chunks(chunks, folder, len(prompts))
     dataset_dir = write_outputs(folder, chunks, report)
     print_report(report)
-    logger = build_logger(cfg)
     if logger:
         metrics = {"rejection/kept": float(report["kept"]), "rejection/keep_rate": report["keep_rate"], "rejection/generated": float(report["generated"])}
         metrics.update({f"rejection/rejected_by/{name}": float(n) for name, n in report["rejected_by"].items()})

@@ -247,10 +247,10 @@ class SFTDataModule(lightning.LightningDataModule):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("num_examples") not in (None, len(self.train)):
-            warnings.warn(
-                f"resuming with {len(self.train)} training examples, but the checkpoint was trained on {state['num_examples']}: "
-                "the data order differs from the interrupted run",
-                stacklevel=2,
+            print(
+                f"[data] warning: resuming with {len(self.train)} training examples, but the checkpoint was trained on "
+                f"{state['num_examples']}: the data order differs from the interrupted run",
+                flush=True,
             )
         self.batches_seen = int(state.get("batches_seen", 0))
 

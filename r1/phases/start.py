@@ -20,7 +20,8 @@ R1's third stage did. Both read ``phase.init_from``:
 
 A finished run is found by its done marker (:func:`r1.phases.common.mark_done`): in its
 cache folder, or in the resume state ``<output_root>/state/<phase>-<hash>/`` every
-training phase keeps (:func:`r1.phases.common.resume_state`).
+training phase keeps (:func:`r1.phases.common.resume_state`); its exported folder must
+still be whole (config and every weight file complete), or it is passed over.
 """
 
 from __future__ import annotations
@@ -94,28 +95,45 @@ def finished_model(output_root: Path, phase: str, phase_cfg: DictConfig) -> Path
     """
     from r1.phases.common import config_hash, read_done
 
+    from r1.models.loading import hf_folder_problem
+
     key = f"{phase}-{config_hash(phase_cfg)}"
     for folder in (output_root / "cache" / key, output_root / "state" / key):
         summary = read_done(folder) or {}
         hf_dir = summary.get("hf_dir")
-        if hf_dir and (Path(hf_dir) / "config.json").is_file():
+        if not hf_dir or not Path(hf_dir).is_dir():
+            continue
+        problem = hf_folder_problem(hf_dir)
+        if problem is None:
             return Path(hf_dir)
+        print(f"[start] passing over the {phase.upper()} model in {hf_dir}: {problem}", flush=True)
     return None
 
 
 def cached_sft(cfg: DictConfig, overrides: Sequence[str]) -> Path:
-    """The SFT model for this model/task/seed (with ``overrides``), trained now if no earlier run left one."""
+    """The SFT model for this model/task/seed (with ``overrides``), trained now if no earlier run left one.
+
+    The cache is marked done only after the model was saved and read back (``save_hf``), and
+    it is reused only while its folder is still whole (:func:`r1.models.loading.hf_folder_problem`):
+    a cache with truncated weights is trained again, with one line saying so.
+    """
+    from r1.models.loading import hf_folder_problem
     from r1.phases import dispatch
-    from r1.phases.common import config_hash, is_done, mark_done
+    from r1.phases.common import DONE_FILE, config_hash, is_done, mark_done
     from r1.phases.compose import compose_phase
 
     sft_cfg = compose_phase("sft", overrides)
     folder = Path(cfg.paths.output_root) / "cache" / f"sft-{config_hash(sft_cfg)}"
     hf_dir = folder / "hf"
-    if is_done(folder) and (hf_dir / "config.json").is_file():
-        print(f"[start] reusing the cold-start SFT model in {hf_dir}", flush=True)
-        return hf_dir
-    print(f"[start] no cached SFT model for this config: running cold-start SFT into {folder}", flush=True)
+    if is_done(folder):
+        problem = hf_folder_problem(hf_dir)
+        if problem is None:
+            print(f"[start] reusing the cold-start SFT model in {hf_dir}", flush=True)
+            return hf_dir
+        print(f"[start] the cached cold-start SFT model in {hf_dir} is broken ({problem}): training it again", flush=True)
+        (folder / DONE_FILE).unlink()
+    else:
+        print(f"[start] no cached SFT model for this config: running cold-start SFT into {folder}", flush=True)
     with open_dict(sft_cfg):
         sft_cfg.paths.run_dir = str(folder)
         sft_cfg.paths.output_root = str(cfg.paths.output_root)

@@ -77,3 +77,18 @@ def test_plugins_table_lists_builtins_with_provider_and_version(cli):
     assert result.returncode == 0, result.stderr
     for expected in ["arithmetic", "hybrid", "accuracy", "r1.rewards", "r1.tasks", "r1 0.1.0"]:
         assert expected in result.stdout
+
+
+def test_runs_started_together_get_their_own_run_folders(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    # Each stops at once (no model path) but only after Hydra made its run folder.
+    command = [sys.executable, "-m", "r1.run", "phase=eval", "model=hf", "logger=none", f"paths.output_root={tmp_path}"]
+    runs = [subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    assert [run.wait(timeout=120) for run in runs] == [2, 2]
+    folders = sorted(tmp_path.glob("eval/*/*"))
+    assert len(folders) == 2, folders  # in the same second too: <time>-<6 random hex digits>
+    assert all(len(folder.name.rsplit("-", 1)[1]) == 6 for folder in folders)

@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 
 from r1.errors import ConfigError
 from r1.paths import conf_dir
-from r1.samplers.rollout import Rollout
+from r1.protocols import Rollout
 from r1.tasks.arithmetic import worked_sum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

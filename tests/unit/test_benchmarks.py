@@ -13,11 +13,11 @@ from r1.benchmarks.math import (
     MathBenchmark,
     aime24,
     amc23,
-    gold_answer,
     gsm8k,
     math500,
 )
 from r1.benchmarks.report import flat_metrics, markdown_table
+from r1.benchmarks.scoring import gold_answer
 from r1.benchmarks.scoring import (
     completion_records,
     evaluate_responses,

@@ -1,4 +1,4 @@
-"""Every shipped YAML composes, and the plugin options in it build (DESIGN principle 2)."""
+"""Every shipped YAML composes, and the plugin options in it build (docs/DESIGN.md: every number in YAML)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from r1.errors import ConfigError, DataError
 from r1.paths import conf_dir
 from r1.phases.common import (
     DONE_FILE,
+    checkpoint_problem,
     config_hash,
     digest,
     is_done,
@@ -104,9 +107,12 @@ def test_ckpt_path_overrides_and_must_exist(tmp_path):
 
 def finish_fake_run(root: Path, phase: str, phase_cfg, where: str = "state") -> Path:
     """What a finished run of ``phase_cfg`` leaves: a done marker naming its exported folder."""
+    from safetensors.torch import save_file
+
     hf_dir = root / f"{phase}-run" / "hf"
     hf_dir.mkdir(parents=True)
     (hf_dir / "config.json").write_text("{}")
+    save_file({"weight": torch.zeros(2, 3)}, str(hf_dir / "model.safetensors"))
     mark_done(root / where / f"{phase}-{config_hash(phase_cfg)}", {"hf_dir": str(hf_dir)})
     return hf_dir
 
@@ -149,3 +155,144 @@ def test_done_marker_of_a_deleted_export_is_not_a_model(tmp_path):
     (hf_dir / "config.json").unlink()
     assert finished_model(tmp_path, "grpo", grpo_cfg) is None
     assert json.loads((tmp_path / "state" / f"grpo-{config_hash(grpo_cfg)}" / DONE_FILE).read_text())["hf_dir"] == str(hf_dir)
+
+
+# ----------------------------------------------------------------------------- damaged checkpoints
+
+
+def test_resume_passes_over_a_damaged_newest_checkpoint_in_one_line(tmp_path, capsys):
+    cfg = compose_with("phase=sft", f"paths.output_root={tmp_path}")
+    state = resume_state(cfg, "sft", tmp_path / "run")
+    older = write_checkpoint(state.checkpoints / "step000005.ckpt", 5)
+    newest = write_checkpoint(state.checkpoints / "step000010.ckpt", 10)
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 2])  # a kill (or a full disk) in the middle of the write
+    capsys.readouterr()
+    assert resume_state(cfg, "sft", tmp_path / "run").ckpt_path == str(older)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"[sft] skipping the damaged checkpoint {newest}") and str(older) in lines[1]
+
+
+def test_a_checkpoint_overwritten_inside_is_damaged_too(tmp_path):
+    import zipfile
+
+    path = write_checkpoint(tmp_path / "step000010.ckpt", 10)
+    with zipfile.ZipFile(path) as archive:
+        (pickled,) = [m for m in archive.infolist() if m.filename.endswith("/data.pkl")]
+        (tensor,) = [m for m in archive.infolist() if m.filename.endswith("/version")]
+    data = bytearray(path.read_bytes())
+    at = pickled.header_offset  # the member's data follows its local header (30 bytes, its name, its own extra field)
+    start = at + 30 + int.from_bytes(data[at + 26 : at + 28], "little") + int.from_bytes(data[at + 28 : at + 30], "little")
+    data[start + 2] ^= 0xFF  # one byte of the pickle
+    path.write_bytes(bytes(data))
+    assert "CRC" in (checkpoint_problem(path) or "")
+    data = bytearray(write_checkpoint(path, 10).read_bytes())
+    data[tensor.header_offset : tensor.header_offset + 4] = b"\0\0\0\0"  # a member's header overwritten
+    path.write_bytes(bytes(data))
+    assert "version is cut off or overwritten" in (checkpoint_problem(path) or "")
+    assert is_intact_checkpoint(write_checkpoint(path, 10))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, r"^ckpt_path is empty; give a checkpoint"),
+    (b"", r"cannot be resumed from: the file is empty"),
+    (b"not a checkpoint", r"cannot be resumed from: it is not a torch.save file"),
+])
+def test_an_empty_or_garbage_ckpt_path_is_one_line(tmp_path, content, message):
+    if content is None:
+        value = "''"
+    else:
+        value = str(tmp_path / "given.ckpt")
+        Path(value).write_bytes(content)
+    cfg = compose_with("phase=sft", f"paths.output_root={tmp_path}", f"ckpt_path={value}")
+    with pytest.raises((ConfigError, DataError), match=message):
+        resume_state(cfg, "sft", tmp_path / "run")
+    assert not (tmp_path / "state").exists()  # refused before any folder is made
+
+
+# ----------------------------------------------------------------------------- one run per folder
+
+HOLD_LOCK = "import sys; from r1.phases.common import lock_folder; lock_folder(sys.argv[1]); print('locked', flush=True); sys.stdin.read()"
+
+
+def hold_lock(folder: Path) -> subprocess.Popen:
+    """Another process holding ``folder``'s lock until its stdin closes."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_run_of_the_same_command_is_refused_while_the_first_works(tmp_path):
+    cfg = compose_with("phase=sft", f"paths.output_root={tmp_path}")
+    state_dir = tmp_path / "state" / f"sft-{config_hash(cfg)}"
+    holder = hold_lock(state_dir)
+    try:
+        write_checkpoint(make_dirs(state_dir / "checkpoints") / "step000005.ckpt", 5)
+        with pytest.raises(ConfigError, match=rf"^another run is using {state_dir} \(pid {holder.pid}\); wait for it"):
+            resume_state(cfg, "sft", tmp_path / "run")
+        assert (state_dir / "checkpoints" / "step000005.ckpt").is_file()  # the running job's checkpoints are untouched
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    state = resume_state(cfg, "sft", tmp_path / "run")  # the holder is gone (as after kill -9): the lock went with it
+    assert state.ckpt_path == str(state_dir / "checkpoints" / "step000005.ckpt")
+    assert resume_state(cfg, "sft", tmp_path / "run").dir == state.dir  # this process may claim its own folder again
+    mark_done(state.dir, {"steps": 5})  # finished: released for the next run
+    holder = hold_lock(state_dir)
+    holder.stdin.close()
+    holder.wait(timeout=30)
+
+
+def test_a_second_rejection_job_on_the_same_folder_is_refused(tmp_path):
+    from r1.phases.rejection import claim_folder
+
+    folder = tmp_path / "rejection" / "run-x"
+    holder = hold_lock(folder)
+    try:
+        (folder / ".chunk.json.1.tmp").write_text("being written by the running job")
+        with pytest.raises(ConfigError, match=rf"^another run is using {folder} \(pid {holder.pid}\)"):
+            claim_folder(folder, {"seed": 0})
+        assert (folder / ".chunk.json.1.tmp").exists()  # its files in progress are not swept away
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    claim_folder(folder, {"seed": 0})
+    assert not (folder / ".chunk.json.1.tmp").exists()
+
+
+def make_dirs(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# ----------------------------------------------------------------------------- the cached cold-start model
+
+
+def test_a_cached_sft_model_with_truncated_weights_is_trained_again(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import save_file
+
+    import r1.phases
+    from r1.phases.compose import compose_phase
+    from r1.phases.start import cached_sft
+
+    cfg = compose_with("phase=grpo", f"paths.output_root={tmp_path}")
+    folder = tmp_path / "cache" / f"sft-{config_hash(compose_phase('sft', []))}"
+    hf_dir = folder / "hf"
+
+    def fake_sft(sft_cfg):  # what phase=sft leaves: a whole model, then its summary
+        make_dirs(hf_dir)
+        (hf_dir / "config.json").write_text("{}")
+        save_file({"weight": torch.zeros(64, 64)}, str(hf_dir / "model.safetensors"))
+        trained.append(sft_cfg.paths.run_dir)
+        return {"hf_dir": str(hf_dir)}
+
+    trained: list[str] = []
+    monkeypatch.setattr(r1.phases, "dispatch", fake_sft)
+    assert cached_sft(cfg, []) == hf_dir and trained == [str(folder)] and is_done(folder)
+    assert cached_sft(cfg, []) == hf_dir and len(trained) == 1  # whole: reused
+    weights = hf_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])  # the disk filled up, or a copy was cut short
+    capsys.readouterr()
+    assert cached_sft(cfg, []) == hf_dir and len(trained) == 2  # broken: trained again, not trusted
+    out = capsys.readouterr().out
+    assert "is broken (model.safetensors is cut off (5000 of its" in out and "training it again" in out

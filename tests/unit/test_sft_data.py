@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,8 +26,11 @@ from r1.data.sft import (
 )
 from r1.errors import DataError
 from r1.models import load_tiny_tokenizer
-from r1.phases.sft import is_formatted, token_cross_entropy, warmup_schedule
+from r1.phases.sft import token_cross_entropy, warmup_schedule
 from r1.tasks.arithmetic import ArithmeticTask
+
+MAX_LENGTH = 512
+"""``data.max_length`` of the shipped config: room for every example below."""
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,7 @@ FIELDS = {"prompt_field": "question", "response_field": "solution", "answer_fiel
 
 
 def test_examples_are_the_inference_prompt_then_the_response_and_eos(tokenizer):
-    examples = tokenize_examples(tokenizer, ["12+34"], ["<think>2+4+0=6 1+3+0=4</think><answer>46</answer>"])
+    examples = tokenize_examples(tokenizer, ["12+34"], ["<think>2+4+0=6 1+3+0=4</think><answer>46</answer>"], MAX_LENGTH)
     ids, prompt_length = examples[0]
     prompt_ids = tokenizer(format_prompt(tokenizer, "12+34"), add_special_tokens=False)["input_ids"]
     response_ids = tokenizer("<think>2+4+0=6 1+3+0=4</think><answer>46</answer>", add_special_tokens=False)["input_ids"]
@@ -58,7 +62,7 @@ def test_examples_are_the_inference_prompt_then_the_response_and_eos(tokenizer):
 
 
 def test_labels_are_masked_exactly_on_prompt_and_padding(tokenizer):
-    examples = tokenize_examples(tokenizer, ["1+2", "123+456"], ["<answer>3</answer>", "<think>long</think><answer>579</answer>"])
+    examples = tokenize_examples(tokenizer, ["1+2", "123+456"], ["<answer>3</answer>", "<think>long</think><answer>579</answer>"], MAX_LENGTH)
     batch = collate([examples[0], examples[1]], pad_token_id=tokenizer.pad_token_id)
     assert batch["input_ids"].shape == batch["labels"].shape == (2, max(len(examples[0][0]), len(examples[1][0])))
     for row in range(2):
@@ -75,7 +79,7 @@ def test_labels_are_masked_exactly_on_prompt_and_padding(tokenizer):
 
 def test_loss_ignores_prompt_tokens_only_when_masking(tokenizer):
     """Changing a prompt token changes the loss (for fixed logits) iff the prompt is not masked."""
-    examples = tokenize_examples(tokenizer, ["12+34"], ["<answer>46</answer>"])
+    examples = tokenize_examples(tokenizer, ["12+34"], ["<answer>46</answer>"], MAX_LENGTH)
     ids, prompt_length = examples[0]
     changed = ids.clone()
     changed[prompt_length - 2] = tokenizer.convert_tokens_to_ids("7")  # a digit of the prompt
@@ -87,7 +91,7 @@ def test_loss_ignores_prompt_tokens_only_when_masking(tokenizer):
 
 
 def test_no_gradient_reaches_prompt_positions(tokenizer):
-    examples = tokenize_examples(tokenizer, ["12+34"], ["<answer>46</answer>"])
+    examples = tokenize_examples(tokenizer, ["12+34"], ["<answer>46</answer>"], MAX_LENGTH)
     ids, prompt_length = examples[0]
     labels = collate([examples[0]], 0)["labels"]
     logits = torch.randn(1, ids.numel(), len(tokenizer), requires_grad=True)
@@ -100,7 +104,7 @@ def test_no_gradient_reaches_prompt_positions(tokenizer):
 
 
 def test_batches_are_padded_to_their_own_longest_example(tokenizer):
-    examples = tokenize_examples(tokenizer, ["1+1", "1+1", "99999+1"], ["x", "x", "x" * 40])
+    examples = tokenize_examples(tokenizer, ["1+1", "1+1", "99999+1"], ["x", "x", "x" * 40], MAX_LENGTH)
     assert collate([examples[0], examples[1]], 0)["input_ids"].shape[1] == len(examples[0][0])
     assert collate([examples[0], examples[2]], 0)["input_ids"].shape[1] == len(examples[2][0])
     assert collate([examples[0]], 0, pad_to_multiple_of=8)["input_ids"].shape[1] % 8 == 0
@@ -119,12 +123,38 @@ def test_rendering_the_template_once_matches_format_prompt(tokenizer):
     assert prompt_texts(tokenizer, prompts, "be brief") == [format_prompt(tokenizer, p, "be brief") for p in prompts]
 
 
-def test_format_regex_is_strict():
-    assert is_formatted("<think>1+1=2</think><answer>2</answer>")
-    assert is_formatted("<think>a\nb</think><answer>2</answer>")
-    assert not is_formatted("<think>1</think><answer>2</answer> trailing")
-    assert not is_formatted("<answer>2</answer>")
-    assert not is_formatted(" <think>1</think><answer>2</answer>")
+class CannedSampler:
+    """Returns the given completions, one per prompt, as a sampler's rollout would."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def generate(self, model, tokenizer, prompts, num_samples, max_new_tokens, temperature):
+        return SimpleNamespace(texts=self.texts[: len(prompts)], truncated=torch.zeros(len(prompts), dtype=torch.bool))
+
+
+FORMATS = {
+    "<think>1+1=2</think><answer>2</answer>": True,
+    "<think>a\nb</think><answer>2</answer>": True,
+    " <think>1</think>\n<answer>2</answer>\n": True,  # whitespace around the blocks, as the format reward allows
+    "<think>1</think><answer>2</answer> trailing": False,
+    "<answer>2</answer>": False,
+    "<think></think><answer>2</answer>": False,  # an empty think block
+    "<think>1</think><answer>2</answer><answer>3</answer>": False,  # a tag twice
+}
+
+
+def test_val_format_rate_means_what_heldout_format_rate_means(tokenizer):
+    """``val/format_rate`` (training) and ``heldout/format_rate`` (``phase=eval``) judge every completion alike."""
+    from r1.benchmarks.heldout import HeldoutBenchmark
+    from r1.phases.validation import score_greedy
+
+    texts = list(FORMATS)
+    samples = [{"prompt": "1+1", "answer": "2"}] * len(texts)
+    validation = score_greedy(None, tokenizer, CannedSampler(texts), samples, max_new_tokens=8, verify=lambda text, answer: False)["formatted"]
+    benchmark = HeldoutBenchmark(task=ArithmeticTask(digits=[1]), n=1, seed=0, k=1)
+    heldout = [benchmark.follows_format(text) for text in texts]
+    assert validation == heldout == list(FORMATS.values())
 
 
 # ----------------------------------------------------------------------------- order and resume
@@ -156,9 +186,9 @@ def test_ranks_split_each_global_batch():
 
 
 def test_warmup_then_constant_and_cosine():
-    def lrs(**kwargs):
+    def lrs(warmup_steps, decay="constant", total_steps=None, min_lr_ratio=0.0):
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        schedule = warmup_schedule(optimizer, **kwargs)
+        schedule = warmup_schedule(optimizer, warmup_steps, decay, total_steps, min_lr_ratio)
         out = []
         for _ in range(12):
             out.append(optimizer.param_groups[0]["lr"])
