@@ -188,3 +188,13 @@ def _check_bounds(key: str, value: Any, bounds: dict[str, float | None] | None) 
         if limit is not None and not holds(value, limit):
             shown = int(limit) if float(limit).is_integer() else limit
             raise ConfigError(f"{key} must be {words} {shown}, not {value!r}")
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` for every leaf that differs between two plain configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted({*old, *new}, key=str):
+            found += differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [(prefix.rstrip("."), old, new)]

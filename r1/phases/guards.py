@@ -51,7 +51,7 @@ def step_label(trainer: Any, module: Any) -> str:
 
 def last_good_checkpoint(trainer: Any) -> Path | None:
     """The newest intact checkpoint in the folders the trainer's checkpoint callbacks write to."""
-    from r1.phases.common import newest_intact_checkpoint
+    from r1.phases.checkpoints import newest_intact_checkpoint
 
     found = []
     for callback in trainer.checkpoint_callbacks:
@@ -126,7 +126,7 @@ class SettingsRecord(lightning.pytorch.callbacks.Callback):
         saved = checkpoint.get(CHECKPOINT_SETTINGS_KEY)
         if saved is None or not trainer.is_global_zero:
             return
-        from r1.phases.common import differences
+        from r1.settings import differences
 
         changed = differences(saved, self.settings)
         if not changed:

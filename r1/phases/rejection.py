@@ -49,7 +49,6 @@ from r1.filters.cascade import CAP, apply_filters, build_filters
 from r1.phases.common import (
     atomic_write,
     build_logger,
-    differences,
     digest,
     lock_folder,
     mark_done,
@@ -60,7 +59,7 @@ from r1.phases.common import (
 )
 from r1.protocols import Sample
 from r1.seeds import derive_seed
-from r1.settings import bounded, to_plain
+from r1.settings import bounded, differences, to_plain
 
 COLUMNS = ("id", "prompt", "answer", "response", "sample_index", "num_tokens", "truncated", "filters_passed")
 """The fields of every kept sample, in ``samples.jsonl`` and the dataset."""

@@ -122,21 +122,23 @@ def test_ddp_on_two_cpu_processes_keeps_groups_whole_and_reduces_statistics(tmp_
         assert row["groups/count"] == 4
 
 
-def test_grpo_raises_the_mean_reward_from_a_cold_start_sft_model(tmp_path):
-    """The behaviour that matters: from a mid-way SFT model, GRPO's reward goes up.
+def test_grpo_raises_held_out_accuracy_from_a_cold_start_sft_model(tmp_path):
+    """The behaviour that matters: from a mid-way SFT model, GRPO raises held-out accuracy.
 
-    Not a timing test: a fixed seed, a fixed number of steps, and a comparison of the
-    mean reward of the first and last steps (docs/FINDINGS.md, "What GRPO gains": +9 to
-    +31 points of accuracy in 100 steps; here 30 steps must already show the trend).
+    Not a timing test: a fixed seed, a fixed number of steps, and greedy accuracy on 200
+    held-out problems before and after (docs/FINDINGS.md, "Thread count and spread"). The
+    training reward's trend over 30 steps is too noisy to assert (it moved +0.10 at the
+    default thread count and +0.05 at one thread); held-out accuracy moved 0.26 -> 0.67 and
+    0.375 -> 0.645, so a rise of 0.1 leaves room for the spread between platforms.
     """
     result = run_cli(
-        "r1.run", "phase=grpo", "phase.max_steps=30", "phase.val_prompts=0", "phase.progress_bar=false",
+        "r1.run", "phase=grpo", "phase.max_steps=30", "phase.val_prompts=200", "phase.val_every=30", "phase.progress_bar=false",
         "phase.log_completions_every=0", "logger=none", "reward=accuracy", "seed=0",
         f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}",
         timeout=600,  # the cold-start SFT alone takes 2-3 minutes on a busy 2-core machine
     )
     assert result.returncode == 0, result.stderr
     assert "running cold-start SFT" in result.stdout  # init_from=auto trained the starting policy
-    rewards = [row["reward/mean"] for _, row in sorted(_steps(_history(tmp_path / "run")).items())]
-    first, last = sum(rewards[:8]) / 8, sum(rewards[-8:]) / 8
-    assert last > first + 0.05, (first, last, rewards)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    before, after = summary["initial/accuracy"], summary["final/accuracy"]
+    assert after >= before + 0.1, (before, after)

@@ -10,8 +10,9 @@ import torch
 from r1.algorithms.distillation import distillation_loss
 from r1.errors import ConfigError
 from r1.models import build_tiny_tokenizer, load_tiny_tokenizer
-from r1.phases.distill import DistillLoss, check_same_tokenizer
+from r1.phases.distill import DistillLoss, KDSettings, check_same_tokenizer
 from r1.phases.sft import token_cross_entropy
+from r1.settings import build_settings
 
 
 def logits_of(*probs: float) -> torch.Tensor:
@@ -99,8 +100,8 @@ def test_distill_loss_mixes_cross_entropy_and_kl_on_response_tokens():
     assert metrics["train/kd"].item() == pytest.approx(kl.item(), abs=1e-6)
     plain, _ = DistillLoss(teacher, weight=0.0, temperature=1.0, vocab_size=6)(student, batch)
     assert plain.item() == pytest.approx(ce.item(), abs=1e-6)
-    with pytest.raises(ConfigError, match="kd.weight"):
-        DistillLoss(teacher, weight=1.5, temperature=1.0, vocab_size=6)
+    with pytest.raises(ConfigError, match=r"^phase.kd.weight must be at most 1, not 1.5$"):
+        build_settings(KDSettings, {"weight": 1.5, "temperature": 1.0}, prefix="phase.kd")
 
 
 def test_tokenizers_must_match_for_logit_distillation():

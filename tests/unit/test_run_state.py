@@ -14,15 +14,13 @@ from omegaconf import OmegaConf
 
 from r1.errors import ConfigError, DataError
 from r1.paths import conf_dir
+from r1.phases.checkpoints import checkpoint_problem, is_intact_checkpoint, newest_intact_checkpoint
 from r1.phases.common import (
     DONE_FILE,
-    checkpoint_problem,
     config_hash,
     digest,
     is_done,
-    is_intact_checkpoint,
     mark_done,
-    newest_intact_checkpoint,
     read_done,
     resume_state,
 )
