@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from r1.errors import ConfigError
+from r1.settings import to_plain
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def build_strategy(trainer_cfg: Mapping[str, Any], model: Models | None = None):
     Raises:
         ConfigError: an unknown strategy, a missing package, or no GPU for a GPU option.
     """
-    options = _plain(trainer_cfg)
+    options = dict(to_plain(trainer_cfg) or {})
     strategy = options.get("strategy", "auto")
     if isinstance(strategy, str) and strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
         raise ConfigError(f"trainer strategy '{strategy}' needs DeepSpeed, which is not installed: pip install deepspeed")
@@ -269,17 +270,6 @@ def _mixed_precision(dtypes: Mapping[str, str]):
         return MixedPrecision(**{key: DTYPES[str(value)] for key, value in dtypes.items() if value is not None})
     except KeyError as error:
         raise ConfigError(f"trainer.strategy.mixed_precision dtype {error} is not one of: {', '.join(DTYPES)}") from None
-
-
-def _plain(node: Any) -> dict[str, Any]:
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(node, DictConfig):
-            return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    return dict(node or {})
 
 
 # ----- working with sharded models -------------------------------------------------------------
