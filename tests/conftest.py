@@ -41,3 +41,77 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def cli_in_process(capfd, monkeypatch, tmp_path):
+    """``python -m r1.run <args>`` run by this process: its exit status and output, as :func:`run_cli` returns them.
+
+    A fresh interpreter spends seconds importing torch, Lightning and transformers before
+    r1 does anything; here the command's own entry (``r1.run.main``) runs in the test's
+    process. A few tests keep a real process (:func:`run_cli`): for the interpreter's own
+    start and exit, a run that must be killed, DDP, and W&B (whose service and telemetry
+    outlive a run), so tests that use this one choose ``logger=csv`` or ``logger=none``.
+
+    Runs write under ``tmp_path`` unless ``paths.output_root`` is given, from the
+    repository root as :func:`run_cli` does. Each run starts as a fresh process would
+    (the verifier's time budget, cached from ``R1_MATH_TIMEOUT``, is read again) and ends
+    as one does (its folder locks released, an active W&B run finished). When the test
+    ends, what runs changed for the whole process is put back: ``sys.argv``, the working
+    directory, environment variables (``env``, Lightning's ``PL_GLOBAL_SEED``), r1's
+    runtime settings and the logging handlers Hydra installs. An exception that escapes
+    ``main`` (a traceback for a user) fails the test with it.
+    """
+    import logging
+
+    from r1 import runtime
+    from r1.math import default_timeout
+    from r1.phases import common
+    from r1.run import main
+
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() rewrites it for Hydra
+    monkeypatch.setattr(runtime, "_settings", runtime._settings)  # run() applies the config's runtime node
+    monkeypatch.chdir(REPO_ROOT)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    environment = dict(os.environ)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        os.environ.update(env or {})
+        if not any(arg.startswith("paths.output_root=") for arg in args):
+            args = (*args, f"paths.output_root={tmp_path}")
+        capfd.readouterr()
+        default_timeout.cache_clear()
+        locked = set(common._held)
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_info:
+            code = 0 if exit_info.code is None else exit_info.code
+        finally:
+            for folder in set(common._held) - locked:
+                common.release_folder(folder)
+            common.finish_logging()
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess(["r1.run", *args], code, out, err)
+
+    yield run
+    for name in set(os.environ) - set(environment):
+        del os.environ[name]
+    os.environ.update(environment)
+    default_timeout.cache_clear()  # a budget read under this test's environment
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def cli_error(cli_in_process):
+    """The one ``r1: error:`` line ``python -m r1.run <args>``, run in this process, ends in (exit 2, no traceback)."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> str:
+        return one_error_line(cli_in_process(*args, env=env))
+
+    return run

@@ -9,7 +9,6 @@ import pytest
 from omegaconf import OmegaConf
 
 from r1.paths import conf_dir
-from tests.conftest import one_error_line
 
 # conf/experiment/sft_quick.yaml, shortened further.
 QUICK = [
@@ -45,9 +44,9 @@ def teacher_folder(tmp_path_factory) -> Path:
     return save_hf(model, tokenizer, tmp_path_factory.mktemp("teacher") / "hf")
 
 
-def test_distill_from_a_jsonl_with_logit_kd_reports_student_and_teacher(cli, tmp_path, teacher_responses, teacher_folder):
-    result = cli(
-        "r1.run", "phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}",
+def test_distill_from_a_jsonl_with_logit_kd_reports_student_and_teacher(cli_in_process, tmp_path, teacher_responses, teacher_folder):
+    result = cli_in_process(
+        "phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}",
         f"phase.teacher={teacher_folder}", "phase.kd.weight=1.0", "phase.kd.temperature=2.0", *QUICK,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -70,12 +69,12 @@ def test_distill_from_a_jsonl_with_logit_kd_reports_student_and_teacher(cli, tmp
     assert kd and all(value >= 0 for value in kd) and kd[-1] < kd[0]  # weight 1: pure KD, so the student moves toward the teacher
 
 
-def test_distill_plain_sft_from_a_saved_dataset_folder(cli, tmp_path, teacher_responses):
+def test_distill_plain_sft_from_a_saved_dataset_folder(cli_in_process, tmp_path, teacher_responses):
     import datasets
 
     folder = tmp_path / "dataset"
     datasets.load_dataset("json", data_files=str(teacher_responses), split="train").save_to_disk(str(folder))
-    result = cli("r1.run", "phase=distill", f"data.path={folder}", f"paths.output_root={tmp_path / 'out'}", "experiment=sft_quick", "phase.max_steps=4", "phase.val_every_steps=null", "data.max_samples=40", "+trainer.enable_progress_bar=false")
+    result = cli_in_process("phase=distill", f"data.path={folder}", f"paths.output_root={tmp_path / 'out'}", "experiment=sft_quick", "logger=csv", "phase.max_steps=4", "phase.val_every_steps=null", "data.max_samples=40", "+trainer.enable_progress_bar=false")
     assert result.returncode == 0, result.stderr[-3000:]
     (summary_path,) = (tmp_path / "out").rglob("summary.json")
     summary = json.loads(summary_path.read_text())
@@ -84,7 +83,7 @@ def test_distill_plain_sft_from_a_saved_dataset_folder(cli, tmp_path, teacher_re
     assert state.parent == tmp_path / "out" / "state" and state.name.startswith("distill-") and (state / "done.json").is_file()
 
 
-def test_teacher_with_another_tokenizer_is_one_line(cli, tmp_path, teacher_responses):
+def test_teacher_with_another_tokenizer_is_one_line(cli_error, tmp_path, teacher_responses):
     from r1.models import build_tiny_tokenizer, load_model
     from r1.phases.common import save_hf
 
@@ -95,15 +94,15 @@ def test_teacher_with_another_tokenizer_is_one_line(cli, tmp_path, teacher_respo
     model, _ = load_model(cfg)
     model.resize_token_embeddings(len(tokenizer))
     teacher = save_hf(model, tokenizer, tmp_path / "other")
-    line = one_error_line(cli("r1.run", "phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}", f"phase.teacher={teacher}", "phase.kd.weight=0.5"))
+    line = cli_error("phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}", f"phase.teacher={teacher}", "phase.kd.weight=0.5")
     assert "tokenizer" in line and "phase.kd.weight=0" in line
 
 
-def test_missing_data_path_is_one_line(cli, tmp_path):
-    line = one_error_line(cli("r1.run", "phase=distill", f"data.path={tmp_path / 'accepted.jsonl'}", f"paths.output_root={tmp_path}"))
+def test_missing_data_path_is_one_line(cli_error, tmp_path):
+    line = cli_error("phase=distill", f"data.path={tmp_path / 'accepted.jsonl'}", f"paths.output_root={tmp_path}")
     assert "accepted.jsonl" in line and "does not exist" in line
 
 
-def test_kd_without_a_teacher_is_one_line(cli, tmp_path, teacher_responses):
-    line = one_error_line(cli("r1.run", "phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}", "phase.kd.weight=0.5"))
+def test_kd_without_a_teacher_is_one_line(cli_error, tmp_path, teacher_responses):
+    line = cli_error("phase=distill", f"data.path={teacher_responses}", f"paths.output_root={tmp_path}", "phase.kd.weight=0.5")
     assert "phase.teacher" in line

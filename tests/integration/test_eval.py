@@ -16,8 +16,8 @@ def only_run_folder(root: Path) -> Path:
     return folder
 
 
-def test_eval_math500_writes_every_output(cli, tmp_path):
-    result = cli("r1.run", "phase=eval", "benchmark=math500", "benchmark.limit=20", "phase.k=2", "phase.max_new_tokens=16", "logger=csv", f"paths.output_root={tmp_path}")
+def test_eval_math500_writes_every_output(cli_in_process, tmp_path):
+    result = cli_in_process("phase=eval", "benchmark=math500", "benchmark.limit=20", "phase.k=2", "phase.max_new_tokens=16", "logger=csv", f"paths.output_root={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     folder = only_run_folder(tmp_path)
     results = json.loads((folder / "results.json").read_text())
@@ -35,7 +35,7 @@ def test_eval_math500_writes_every_output(cli, tmp_path):
     assert "math500/pass@1" in next(csv.reader(metrics_csv.open()))
 
 
-def test_a_saved_checkpoint_evaluates_with_one_command(cli, tmp_path):
+def test_a_saved_checkpoint_evaluates_with_one_command(cli_in_process, tmp_path):
     from r1.models import load_model
     from r1.phases.common import save_hf
 
@@ -43,8 +43,8 @@ def test_a_saved_checkpoint_evaluates_with_one_command(cli, tmp_path):
         cfg = compose("config")
     model, tokenizer = load_model(cfg.model)
     checkpoint = save_hf(model, tokenizer, tmp_path / "ckpt" / "hf")
-    result = cli(
-        "r1.run", "phase=eval", "model=hf", f"model.name_or_path={checkpoint}", "benchmark=heldout", "benchmark.limit=6",
+    result = cli_in_process(
+        "phase=eval", "model=hf", f"model.name_or_path={checkpoint}", "benchmark=heldout", "benchmark.limit=6",
         "phase.max_new_tokens=24", "logger=none", f"paths.output_root={tmp_path / 'out'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]

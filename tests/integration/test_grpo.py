@@ -30,10 +30,10 @@ def _steps(history: list[dict]) -> dict[int, dict]:
     return {h["step"]: h for h in history if "train/loss" in h}
 
 
-def test_killed_run_resumes_with_the_same_trajectory(tmp_path):
+def test_killed_run_resumes_with_the_same_trajectory(cli_in_process, tmp_path):
     args = [*FAST, "phase.max_steps=6", "phase.checkpoint_every=2"]
-    # uninterrupted reference
-    reference = run_cli("r1.run", *args, f"paths.output_root={tmp_path / 'a'}", f"paths.run_dir={tmp_path / 'a' / 'run'}")
+    # uninterrupted reference (in this process: only the killed run needs a process of its own)
+    reference = cli_in_process(*args, f"paths.output_root={tmp_path / 'a'}", f"paths.run_dir={tmp_path / 'a' / 'run'}")
     assert reference.returncode == 0, reference.stderr
     expected = _steps(_history(tmp_path / "a" / "run"))
 
@@ -52,7 +52,7 @@ def test_killed_run_resumes_with_the_same_trajectory(tmp_path):
     process.wait()
     assert not (root / "run" / "summary.json").exists(), "the run finished before it could be killed"
 
-    resumed = run_cli("r1.run", *args, f"paths.output_root={root}", f"paths.run_dir={root / 'run'}")
+    resumed = cli_in_process(*args, f"paths.output_root={root}", f"paths.run_dir={root / 'run'}")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming the unfinished run" in resumed.stdout
     # continued mid-way (from a checkpoint at step 2, 4 or 6), not from the start

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_cli
-
 SMALL = [
     "logger=csv",
     "phase.sft=['phase.max_steps=10','data.num_samples=64','data.val_size=8','phase.val_every_steps=null']",
@@ -17,8 +15,8 @@ SMALL = [
 ]
 
 
-def test_pipeline_runs_every_stage_writes_the_report_and_skips_finished_stages(tmp_path):
-    first = run_cli("r1.run", *SMALL, f"paths.output_root={tmp_path}")
+def test_pipeline_runs_every_stage_writes_the_report_and_skips_finished_stages(cli_in_process, tmp_path):
+    first = cli_in_process(*SMALL, f"paths.output_root={tmp_path}")
     assert first.returncode == 0, first.stderr[-3000:]
     [folder] = list((tmp_path / "pipeline").glob("r1-*"))
     for stage in ("sft", "grpo", "rejection", "distill", "eval_base", "eval_sft", "eval_grpo", "eval_student"):
@@ -30,7 +28,7 @@ def test_pipeline_runs_every_stage_writes_the_report_and_skips_finished_stages(t
     numbers = json.loads((folder / "report.json").read_text())
     assert set(numbers["scores"]) == {"base", "sft", "grpo", "student"}
 
-    second = run_cli("r1.run", *SMALL, f"paths.output_root={tmp_path}")
+    second = cli_in_process(*SMALL, f"paths.output_root={tmp_path}")
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count("already done") == 8
     assert "running" not in second.stdout.replace("already done", "")

@@ -36,8 +36,8 @@ def load_dataset(folder: Path):
     return datasets.load_from_disk(str(folder))
 
 
-def test_rejection_on_the_task_writes_a_loadable_dataset(cli, tmp_path):
-    result = cli("r1.run", *SMALL, f"paths.output_root={tmp_path}")
+def test_rejection_on_the_task_writes_a_loadable_dataset(cli_in_process, tmp_path):
+    result = cli_in_process(*SMALL, "logger=csv", f"paths.output_root={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     (folder,) = tmp_path.glob("rejection/run-*")
     report = json.loads((folder / "report.json").read_text())
@@ -174,7 +174,7 @@ def _command(root: Path) -> list[str]:
     ]
 
 
-def test_killed_run_resumes_to_the_same_output(tmp_path):
+def test_killed_run_resumes_to_the_same_output(cli_in_process, tmp_path):
     env = {**os.environ, "R1_DISABLE_PLUGIN_AUTOLOAD": "1"}
     # 1. Start a run and kill it (the whole process group) as soon as its first chunk is recorded.
     killed = tmp_path / "killed"
@@ -194,8 +194,8 @@ def test_killed_run_resumes_to_the_same_output(tmp_path):
     recorded = sorted(p.name for p in (folder / "chunks").glob("*.json"))
     assert 1 <= len(recorded) < 5 and not (folder / "report.json").exists()
 
-    # 2. The same command again finishes it.
-    resumed = subprocess.run(_command(killed), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    # 2. The same command again (in this process: only the killed run needs a process of its own) finishes it.
+    resumed = cli_in_process(*_command(killed)[3:])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert sorted(p.name for p in (folder / "chunks").glob("*.json")) == [f"{i:06d}.json" for i in range(5)]
 

@@ -9,7 +9,6 @@ never a traceback, and nearly all before any model is loaded.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,61 +91,43 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 ]
 
 
-@pytest.fixture
-def r1_main(capsys, monkeypatch):
-    """``python -m r1.run <args>`` in this process: its exit status and the lines it wrote to stderr."""
-    from r1.run import main
-
-    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() rewrites it for Hydra
-
-    def run(*args: str) -> tuple[int | None, list[str]]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([*args, "logger=none"])
-        return exit_info.value.code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-    return run
-
-
 @pytest.mark.parametrize(("overrides", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_a_bad_setting_or_input_is_one_line_and_exit_2(r1_main, tmp_path, overrides, expected):
-    code, lines = r1_main(*overrides(tmp_path), f"paths.output_root={tmp_path / 'out'}")
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("r1: error: ") and expected in lines[0], lines[0]
+def test_a_bad_setting_or_input_is_one_line_and_exit_2(cli_error, tmp_path, overrides, expected):
+    line = cli_error(*overrides(tmp_path), "logger=none", f"paths.output_root={tmp_path / 'out'}")
+    assert expected in line, line
 
 
 def test_an_unwritable_output_folder_is_one_line(tmp_path):
+    """Through a real ``python -m r1.run``: Hydra's run-folder callback fails before any model library is imported."""
     (tmp_path / "a_file").write_text("")
     line = one_error_line(run_cli("r1.run", "phase=eval", "logger=none", f"paths.output_root={tmp_path / 'a_file' / 'out'}", timeout=120))
     assert "cannot create the run folder" in line and "a_file" in line
 
 
-def test_a_bad_math_timeout_is_one_line(tmp_path):
-    line = one_error_line(run_cli("r1.run", *GRPO, "logger=none", f"paths.output_root={tmp_path}", env={"R1_MATH_TIMEOUT": "abc"}, timeout=120))
+def test_a_bad_math_timeout_is_one_line(cli_error, tmp_path):
+    line = cli_error(*GRPO, "logger=none", f"paths.output_root={tmp_path}", env={"R1_MATH_TIMEOUT": "abc"})
     assert "R1_MATH_TIMEOUT" in line and "abc" in line
 
 
 # ----------------------------------------------------------------------------- NaN training
 
 
-def test_a_nan_loss_stops_sft_in_one_line_and_saves_no_model(r1_main, tmp_path):
+def test_a_nan_loss_stops_sft_in_one_line_and_saves_no_model(cli_error, tmp_path):
     run = tmp_path / "run"
-    code, lines = r1_main(*SFT, "phase.optimizer.lr=1e30", "phase.val_every_steps=null", "phase.checkpoint.every_n_steps=1",
-                          f"paths.output_root={tmp_path}", f"paths.run_dir={run}")
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("r1: error: training stopped at step ") and ("the loss is nan" in lines[0] or "NaN" in lines[0]), lines[0]
+    line = cli_error(*SFT, "phase.optimizer.lr=1e30", "phase.val_every_steps=null", "phase.checkpoint.every_n_steps=1", "logger=none",
+                     f"paths.output_root={tmp_path}", f"paths.run_dir={run}")
+    assert line.startswith("r1: error: training stopped at step ") and ("the loss is nan" in line or "NaN" in line), line
     assert not (run / "hf").exists() and not (run / "summary.json").exists()
     (state,) = (tmp_path / "state").iterdir()
     assert not (state / "done.json").exists()
-    good = lines[0].split("the last good checkpoint is ")[1].split(" ")[0]
+    good = line.split("the last good checkpoint is ")[1].split(" ")[0]
     weights = torch.load(good, map_location="cpu", weights_only=False)["state_dict"]
     assert all(torch.isfinite(w).all() for w in weights.values())  # what is kept is finite
 
 
-def test_a_nan_loss_stops_grpo_in_one_line_and_saves_no_model(r1_main, tmp_path):
+def test_a_nan_loss_stops_grpo_in_one_line_and_saves_no_model(cli_error, tmp_path):
     run = tmp_path / "run"
-    code, lines = r1_main(*GRPO, "phase.optimizer.lr=1e30", "phase.max_steps=4", "phase.checkpoint_every=1",
-                          f"paths.output_root={tmp_path}", f"paths.run_dir={run}")
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("r1: error: training stopped at step ") and "the last good checkpoint is" in lines[0], lines[0]
+    line = cli_error(*GRPO, "phase.optimizer.lr=1e30", "phase.max_steps=4", "phase.checkpoint_every=1", "logger=none",
+                     f"paths.output_root={tmp_path}", f"paths.run_dir={run}")
+    assert line.startswith("r1: error: training stopped at step ") and "the last good checkpoint is" in line, line
     assert not (run / "hf").exists() and not (run / "summary.json").exists()

@@ -11,7 +11,6 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from r1.paths import conf_dir
-from tests.conftest import one_error_line
 
 # A few seconds of training (conf/experiment/sft_quick.yaml: batches of 8 from 36 examples, so
 # an epoch ends mid-run), with every step's loss in metrics.csv.
@@ -93,9 +92,9 @@ def test_exported_folder_loads_with_transformers_and_generates(cli_run):
     assert type(model).__name__ == "DeepseekV3ForCausalLM"
 
 
-def test_next_phase_takes_the_export_as_model_hf(cli_run, cli, tmp_path):
+def test_next_phase_takes_the_export_as_model_hf(cli_run, cli_in_process, tmp_path):
     _, folder = cli_run
-    result = cli("r1.run", "phase=sft", "model=hf", f"model.name_or_path={folder / 'hf'}", f"paths.output_root={tmp_path}", *QUICK, "phase.max_steps=2", "data.val_size=0")
+    result = cli_in_process("phase=sft", "model=hf", f"model.name_or_path={folder / 'hf'}", f"paths.output_root={tmp_path}", *QUICK, "phase.max_steps=2", "data.val_size=0")
     assert result.returncode == 0, result.stderr[-3000:]
     (summary_path,) = tmp_path.rglob("summary.json")
     assert json.loads(summary_path.read_text())["steps"] == 2
@@ -134,18 +133,18 @@ def test_the_same_command_resumes_a_killed_run_mid_epoch_on_the_same_trajectory(
     assert (checkpoints.parent / "done.json").is_file()  # finished: the same command would now start afresh
 
 
-def test_missing_data_path_is_one_line(cli, tmp_path):
-    line = one_error_line(cli("r1.run", "phase=sft", f"paths.output_root={tmp_path}", f"data.path={tmp_path / 'missing.jsonl'}"))
+def test_missing_data_path_is_one_line(cli_error, tmp_path):
+    line = cli_error("phase=sft", f"paths.output_root={tmp_path}", f"data.path={tmp_path / 'missing.jsonl'}")
     assert "missing.jsonl" in line and "does not exist" in line
 
 
-def test_missing_field_is_one_line_listing_the_fields(cli, tmp_path):
+def test_missing_field_is_one_line_listing_the_fields(cli_error, tmp_path):
     data = tmp_path / "cot.jsonl"
     data.write_text(json.dumps({"question": "1+1", "solution": "<think>1+1</think><answer>2</answer>"}) + "\n")
-    line = one_error_line(cli("r1.run", "phase=sft", f"paths.output_root={tmp_path}", f"data.path={data}"))
+    line = cli_error("phase=sft", f"paths.output_root={tmp_path}", f"data.path={data}")
     assert "'prompt'" in line and "question, solution" in line
 
 
-def test_missing_checkpoint_is_one_line(cli, tmp_path):
-    line = one_error_line(cli("r1.run", "phase=sft", f"paths.output_root={tmp_path}", *QUICK, f"ckpt_path={tmp_path / 'nope.ckpt'}"))
+def test_missing_checkpoint_is_one_line(cli_error, tmp_path):
+    line = cli_error("phase=sft", f"paths.output_root={tmp_path}", *QUICK, f"ckpt_path={tmp_path / 'nope.ckpt'}")
     assert "nope.ckpt" in line

@@ -28,8 +28,8 @@ def test_wandb_offline_run_has_metrics_config_and_completions_table(tmp_path):
     assert "offline" in result.stdout + result.stderr  # W&B says where to sync from
 
 
-def test_csv_logger_writes_every_step_metric(tmp_path):
-    result = run_cli("r1.run", *TRACKED, "logger=csv", f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}")
+def test_csv_logger_writes_every_step_metric(cli_in_process, tmp_path):
+    result = cli_in_process(*TRACKED, "logger=csv", f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr
     files = list((tmp_path / "run").glob("logs/version_*/metrics.csv"))
     assert files
@@ -81,7 +81,10 @@ def test_wandb_online_without_a_key_logs_offline_after_one_warning_line(tmp_path
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     try:
-        result, seconds = run_without_wandb_env(tmp_path, WANDB_MODE="online", WANDB_BASE_URL=f"http://127.0.0.1:{server.getsockname()[1]}")
+        # Without a key, W&B refuses to start online at once. WANDB_ERROR_REPORTING=false: W&B's own usage telemetry
+        # would otherwise wait 10 s at exit for this silent server (wandb's HTTP timeout, not r1's fallback).
+        result, seconds = run_without_wandb_env(tmp_path, WANDB_MODE="online", WANDB_BASE_URL=f"http://127.0.0.1:{server.getsockname()[1]}",
+                                                WANDB_ERROR_REPORTING="false")
     finally:
         server.close()
     assert result.returncode == 0, result.stderr

@@ -155,27 +155,8 @@ ERRORS = [
 ]
 
 
-@pytest.fixture
-def r1_main(capsys, monkeypatch, tmp_path):
-    """``python -m r1.run <args>`` in this process: its exit status and the lines it wrote to stderr."""
-    import sys
-
-    from r1.run import main
-
-    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() rewrites it for Hydra
-
-    def run(*args: str) -> tuple[int | None, list[str]]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([*args, f"paths.output_root={tmp_path}", "logger=none"])
-        return exit_info.value.code, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-    return run
-
-
 @pytest.mark.parametrize(("phase", "overrides", "expected"), ERRORS, ids=[f"{p}:{' '.join(o)}" for p, o, _ in ERRORS])
-def test_a_wrong_setting_is_one_line_and_exit_2(r1_main, tmp_path, phase, overrides, expected):
-    code, lines = r1_main(f"phase={phase}", *overrides)
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("r1: error: ") and expected in lines[0], lines[0]
+def test_a_wrong_setting_is_one_line_and_exit_2(cli_error, tmp_path, phase, overrides, expected):
+    line = cli_error(f"phase={phase}", *overrides, f"paths.output_root={tmp_path}", "logger=none")
+    assert expected in line, line
     assert not list(Path(tmp_path).glob("state/*"))  # read before any work: not even a resume state was made
