@@ -61,15 +61,6 @@ def load_records(path: str | Path | None = None, hub_id: str | None = None, spli
     raise DataError(f"'{path}' has an unknown format; use one of {', '.join(SUFFIXES)} or a saved datasets folder")
 
 
-def require_fields(rows: list[dict[str, Any]], fields: list[str], source: str) -> None:
-    """Raise a one-line :class:`DataError` naming the first missing field and the ones present."""
-    if not rows:
-        raise DataError(f"{source} has no rows")
-    for field in fields:
-        if field not in rows[0]:
-            raise DataError(f"{source} has no field '{field}'; its fields are: {', '.join(rows[0])}")
-
-
 def _from_disk(folder: Path, split: str) -> list[dict[str, Any]]:
     import datasets
 

@@ -21,28 +21,6 @@ CORRECT = 1.0 - 1e-9
 (partial credit, as a code benchmark may give, still counts toward pass@1's mean)."""
 
 
-def gold_answer(value: Any) -> str:
-    """A gold final answer, as stored in a problem file, as the string the verifier compares.
-
-    AMC stores ``27.0`` (a float), GSM8K a worked solution ending in ``#### 18``;
-    both become the bare answer. Anything else is kept as text (AIME's ``"025"``).
-    Benchmarks and rejection sampling read their problem files through it
-    (:func:`gold_answers`). A null is an error, never the text ``"None"``.
-    """
-    if value is None:
-        raise DataError("a gold answer is null")
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value).strip()
-    if "####" in text:
-        text = text.rsplit("####", 1)[1].strip().replace(",", "")
-    return text
-
-
 def check_present(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], source: str) -> None:
     """A one-line :class:`DataError` naming the first row whose value of one of ``fields`` is null or blank.
 
@@ -56,12 +34,6 @@ def check_present(rows: Sequence[Mapping[str, Any]], fields: Sequence[str], sour
                 f"{source}: row {missing[0] + 1} has no value in field '{field}' ({len(missing)} of {len(rows)} rows lack one); "
                 "fill them in or drop those rows"
             )
-
-
-def gold_answers(rows: Sequence[Mapping[str, Any]], field: str, source: str) -> list[str]:
-    """Each row's :func:`gold_answer`; a row without one is a one-line error naming it (:func:`check_present`)."""
-    check_present(rows, [field], source)
-    return [gold_answer(row[field]) for row in rows]
 
 
 @dataclass

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from hydra import compose, initialize_config_dir
 
+from r1.benchmarks.dataset import DatasetBenchmark
 from r1.benchmarks.heldout import HeldoutBenchmark
 from r1.benchmarks.math import (
     PROMPT_STYLES,
@@ -17,7 +19,8 @@ from r1.benchmarks.math import (
     math500,
 )
 from r1.benchmarks.report import flat_metrics, markdown_table
-from r1.benchmarks.scoring import gold_answer
+from r1.data.chat import detect_prefill
+from r1.data.rows import gold_answer
 from r1.benchmarks.scoring import (
     completion_records,
     evaluate_responses,
@@ -119,6 +122,20 @@ def test_think_style_format_rate_checks_the_template():
     assert not bench.follows_format("\\boxed{3}")
 
 
+def test_a_prefilled_response_is_scored_as_one_the_model_wrote():
+    """The eval phase hands benchmarks the template's prefill (R1-Distill's ``<think>\\n``) plus the completion."""
+    prefill = detect_prefill("<｜begin▁of▁sentence｜><｜User｜>What is 1+1?<｜Assistant｜><think>\n")
+    bench = math500(limit=1, prompt_style="think")
+    (sample,) = bench.load()
+    completion = f"so it is {sample['answer']}</think><answer>{sample['answer']}</answer>"
+    for response in (prefill + completion, "<think>\n" + completion):
+        assert bench.follows_format(response) and bench.score([response], [sample]) == [1.0]
+        assert bench.extract(response) == sample["answer"]
+    assert not bench.follows_format(completion)  # without the prefill the think block has no opening tag
+    with pytest.raises(PluginError, match="think_prefilled"):  # the retired option is refused, not ignored
+        get_registry(autoload=False).build("benchmark", {"name": "math500", "think_prefilled": True})
+
+
 def test_local_files_in_every_format(tmp_path):
     rows = [{"q": "What is 1+1?", "a": 2.0, "key": "one"}, {"q": "What is 2+3?", "a": "5", "key": "two"}]
     (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -173,8 +190,12 @@ def test_suite_specs_expand_and_share_protocol_keys():
 
 
 @pytest.mark.parametrize("option", group_options([conf_dir()])["benchmark"])
-def test_every_benchmark_option_builds_and_loads(option):
-    cfg = compose_with(f"benchmark={option}", "benchmark.limit=3")
+def test_every_benchmark_option_builds_and_loads(option, tmp_path):
+    extra = []
+    if option == "dataset":  # the one that must be pointed at a file
+        rows = [{"problem": f"What is {i}+1?", "answer": str(i + 1)} for i in range(5)]
+        extra = [f"benchmark.path={write_jsonl(tmp_path / 'problems.jsonl', rows)}"]
+    cfg = compose_with(f"benchmark={option}", "benchmark.limit=3", *extra)
     for _, spec in benchmark_specs(cfg.benchmark):
         bench = get_registry(autoload=False).build("benchmark", spec)
         samples = bench.load()
@@ -208,3 +229,119 @@ def test_hub_id_loads_through_datasets_only_when_set(monkeypatch):
     assert calls == []  # the shipped file by default: never the network
     samples = math500(hub_id="HuggingFaceH4/MATH-500").load()
     assert calls == [("HuggingFaceH4/MATH-500", None, "test")] and samples[0]["answer"] == "4"
+
+
+# -- benchmark=dataset ------------------------------------------------------------
+
+
+def write_jsonl(path, rows) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def dataset_benchmark(*overrides: str):
+    """``benchmark=dataset`` composed from the shipped YAML, with ``overrides``, built as the eval phase builds it."""
+    ((_, spec),) = benchmark_specs(compose_with("benchmark=dataset", *overrides).benchmark)
+    return get_registry(autoload=False).build("benchmark", spec)
+
+
+GSM8K_ROWS = [
+    {"question": "Tom has 3 apples and buys 4 more. How many?", "answer": "3 + 4 = 7\n#### 7"},
+    {"question": "A pen costs $1,000 and a cap $200. Total?", "answer": "1,000 + 200 = 1,200\n#### 1,200"},
+    {"question": "A question whose worked answer lost its final number", "answer": "2 + 2 = 4\n#### "},
+]
+
+MATH_ROWS = [
+    {"problem": "Compute $\\frac{1}{2}+\\frac{1}{4}$.", "solution": "Adding, $\\boxed{\\frac{3}{4}}$.", "id": "a"},
+    {"problem": "Solve $x+1=3$.", "solution": "So $x=2$, i.e. \\boxed{2}.", "answer": None, "id": "b"},
+    {"problem": "A proof, with no final answer.", "solution": "It holds by induction.", "id": "c"},
+    {"problem": "What is $2^3$?", "solution": "It is 8.", "answer": "8", "id": "d"},
+]
+
+
+def test_dataset_reads_a_gsm8k_style_file_and_skips_rows_without_an_answer(tmp_path, caplog):
+    path = write_jsonl(tmp_path / "gsm8k_style.jsonl", GSM8K_ROWS)
+    with caplog.at_level(logging.WARNING):
+        bench = dataset_benchmark(f"benchmark.path={path}", "benchmark.prompt_column=question")
+        samples = bench.load()
+    assert isinstance(bench, Benchmark) and bench.name == "dataset" and bench.title == "gsm8k_style.jsonl"
+    assert [(s["id"], s["answer"]) for s in samples] == [("0", "7"), ("1", "1200")]
+    assert samples[0]["prompt"].startswith(GSM8K_ROWS[0]["question"]) and "\\boxed{}" in samples[0]["prompt"]
+    assert bench.skipped_rows == 1
+    assert "skipped 1 of 3 rows" in caplog.text and "field 'answer'" in caplog.text
+    assert bench.score(["so \\boxed{7}", "#### 1200"], samples) == [1.0, 1.0]
+    assert bench.score(["\\boxed{8}", "1,201"], samples) == [0.0, 0.0]
+
+
+def test_dataset_reads_the_answer_a_worked_solution_states(tmp_path):
+    path = write_jsonl(tmp_path / "math_style.jsonl", MATH_ROWS)
+    bench = dataset_benchmark(f"benchmark.path={path}", "benchmark.solution_column=solution", "benchmark.id_column=id")
+    samples = bench.load()
+    # "a": no answer column value, the boxed answer; "b": null answer, the boxed answer; "c": neither, skipped;
+    # "d": the answer column wins over the solution (which states no marked answer anyway)
+    assert [(s["id"], s["answer"]) for s in samples] == [("a", "\\frac{3}{4}"), ("b", "2"), ("d", "8")]
+    assert bench.skipped_rows == 1
+    only_solutions = dataset_benchmark(f"benchmark.path={path}", "benchmark.answer_column=null", "benchmark.solution_column=solution")
+    assert [s["answer"] for s in only_solutions.load()] == ["\\frac{3}{4}", "2"] and only_solutions.skipped_rows == 2
+    assert bench.score(["\\boxed{0.75}"], samples[:1]) == [1.0]
+
+
+def test_dataset_limit_counts_usable_problems(tmp_path):
+    path = write_jsonl(tmp_path / "math_style.jsonl", MATH_ROWS)
+    bench = dataset_benchmark(f"benchmark.path={path}", "benchmark.solution_column=solution", "benchmark.limit=3")
+    assert [s["problem"] for s in bench.load()] == [MATH_ROWS[0]["problem"], MATH_ROWS[1]["problem"], MATH_ROWS[3]["problem"]]
+    first = dataset_benchmark(f"benchmark.path={path}", "benchmark.solution_column=solution", "benchmark.limit=1")
+    assert len(first.load()) == 1 and first.skipped_rows == 0  # rows past the limit are never read
+
+
+def test_dataset_reads_other_formats_and_splits(tmp_path):
+    import datasets
+
+    rows = [{"q": "1+1?", "a": "2"}, {"q": "2+3?", "a": "5"}]
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:1]), "test": datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "saved"))
+    datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "p.parquet"))
+    columns = ["benchmark.prompt_column=q", "benchmark.answer_column=a"]
+    assert len(dataset_benchmark(f"benchmark.path={tmp_path / 'saved'}", *columns).load()) == 2  # split: test
+    assert len(dataset_benchmark(f"benchmark.path={tmp_path / 'saved'}", "benchmark.split=train", *columns).load()) == 1
+    assert [s["answer"] for s in dataset_benchmark(f"benchmark.path={tmp_path / 'p.parquet'}", *columns).load()] == ["2", "5"]
+
+
+def test_dataset_passes_the_hub_subset_and_split(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split))
+        return datasets.Dataset.from_list(GSM8K_ROWS)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    bench = dataset_benchmark("benchmark.path=openai/gsm8k", "benchmark.subset=main", "benchmark.prompt_column=question")
+    assert len(bench.load()) == 2 and calls == [("openai/gsm8k", "main", "test")]
+    assert bench.title == "openai/gsm8k"
+
+
+def test_dataset_mistakes_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="benchmark=dataset needs benchmark.path"):
+        dataset_benchmark()  # path: ??? left unset
+    with pytest.raises(DataError, match="does not exist"):
+        dataset_benchmark(f"benchmark.path={tmp_path / 'nope.jsonl'}").load()
+    path = write_jsonl(tmp_path / "gsm8k_style.jsonl", GSM8K_ROWS)
+    with pytest.raises(DataError, match=r"no field 'problem' \(benchmark.prompt_column\); its fields are: question, answer$"):
+        dataset_benchmark(f"benchmark.path={path}").load()
+    with pytest.raises(DataError, match=r"no field 'gold' or 'worked' for the gold answer \(benchmark.answer_column or benchmark.solution_column\)"):
+        dataset_benchmark(f"benchmark.path={path}", "benchmark.prompt_column=question", "benchmark.answer_column=gold", "benchmark.solution_column=worked").load()
+    with pytest.raises(ConfigError, match="set benchmark.answer_column or benchmark.solution_column"):
+        dataset_benchmark(f"benchmark.path={path}", "benchmark.answer_column=null")
+    unanswered = write_jsonl(tmp_path / "unanswered.jsonl", [{"problem": "x", "answer": ""}, {"problem": "y", "answer": None}])
+    with pytest.raises(DataError, match="none of its 2 rows has both a problem and a gold answer"):
+        dataset_benchmark(f"benchmark.path={unanswered}").load()
+
+
+def test_shipped_benchmarks_still_refuse_a_row_without_an_answer(tmp_path):
+    """A curated file with a gap is broken: it is named, not skipped (only benchmark=dataset skips)."""
+    path = write_jsonl(tmp_path / "test.jsonl", [{"problem": "1+1", "solution": "\\boxed{2}"}, {"problem": "2+2", "solution": "four"}])
+    with pytest.raises(DataError, match=r"row 2 has no gold answer in field 'answer' or the solution in field 'solution' \(1 of 2 rows lack one\)"):
+        MathBenchmark("mine", path=path, solution_field="solution").load()
+    assert [s["answer"] for s in MathBenchmark("mine", path=path, solution_field="solution", limit=1).load()] == ["2"]
+    assert DatasetBenchmark(path, "test", None, "problem", "answer", "solution", None).load()[0]["answer"] == "2"

@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("r1.__main__",),  # python -m r1
     ("r1.run",),  # the command line
     ("r1.phases", "r1.overrides"),  # the phases; the command line's override checks
-    ("r1.rewards", "r1.samplers", "r1.filters", "r1.benchmarks", "r1.tasks", "r1.data"),  # plugin kinds, data
+    ("r1.rewards", "r1.samplers", "r1.filters", "r1.benchmarks", "r1.tasks"),  # plugin kinds
+    ("r1.data",),  # reading datasets, rendering prompts, tokenising examples: what every kind and phase shares
     ("r1.models",),  # models: building, loading, scoring, the fast paths
     ("r1.algorithms", "r1.math", "r1.scale"),  # pure algorithms, answer checking, distributed-training helpers
     ("r1.plugins", "r1.runtime"),  # the plugin registry; process-wide settings

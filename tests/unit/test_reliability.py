@@ -209,7 +209,7 @@ def test_a_broken_parquet_file_is_one_line_without_a_logged_error(tmp_path, capf
 
 def test_a_null_gold_answer_is_named_not_read_as_none(tmp_path):
     from r1.benchmarks.math import MathBenchmark
-    from r1.benchmarks.scoring import gold_answer
+    from r1.data.rows import gold_answer
 
     problems = write_jsonl(tmp_path / "test.jsonl", [{"problem": "1+1", "answer": 2}, {"problem": "2+2", "answer": None}])
     with pytest.raises(DataError, match=r"^benchmark 'mine' \(.*test.jsonl\): row 2 has no value in field 'answer' \(1 of 2 rows lack one\)"):
@@ -219,15 +219,21 @@ def test_a_null_gold_answer_is_named_not_read_as_none(tmp_path):
         gold_answer(None)
 
 
-def test_rejection_prompts_with_a_null_gold_answer_are_named(tmp_path):
+def test_rejection_prompts_without_a_gold_answer_are_skipped_and_counted(tmp_path):
+    from r1.data.chat import chat_format
+    from r1.models import load_tiny_tokenizer
     from r1.phases.common import read_settings
+    from r1.phases.prompting import PromptScreen
     from r1.phases.rejection import RejectionSettings, load_prompts
+    from r1.plugins import get_registry
     from tests.unit.test_run_state import compose_with
 
     rows = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "1+1", "answer": "2"}, {"prompt": "2+2", "answer": None}])
-    cfg = compose_with("phase=rejection", f"phase.dataset={rows}")
-    with pytest.raises(DataError, match=r"row 2 has no value in field 'answer'"):
-        load_prompts(cfg, read_settings(RejectionSettings, cfg.phase), None)
+    cfg = compose_with("phase=rejection", "task=dataset", f"task.path={rows}", "task.test_size=0", "phase.num_prompts=null")
+    screen = PromptScreen(chat_format(load_tiny_tokenizer()))
+    prompts = load_prompts(cfg, read_settings(RejectionSettings, cfg.phase), get_registry(autoload=False), screen)
+    assert [(p["prompt"], p["answer"]) for p in prompts] == [("1+1", "2")]
+    assert screen.summary()["skipped/no_answer"] == 1
 
 
 @pytest.mark.parametrize(("override", "message"), [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,9 +12,10 @@ import torch
 
 from r1.data.chat import format_prompt
 from r1.data.datasets import (
+    TrainingData,
     load_eval_samples,
     load_source,
-    load_training_data,
+    load_training_set,
     mixture_counts,
     read_table,
     select_fields,
@@ -21,7 +24,6 @@ from r1.data.sft import (
     IGNORE_INDEX,
     ResumableBatchSampler,
     collate,
-    prompt_texts,
     tokenize_examples,
 )
 from r1.errors import DataError
@@ -115,12 +117,6 @@ def test_long_examples_are_cut_without_eos_and_oversized_prompts_dropped(tokeniz
     assert len(examples) == 1
     ids, _ = examples[0]
     assert ids.numel() == 20 and tokenizer.eos_token_id not in ids.tolist()
-
-
-def test_rendering_the_template_once_matches_format_prompt(tokenizer):
-    prompts = ["1+1", "Let $x$ be {a}", "日本語"]
-    assert prompt_texts(tokenizer, prompts) == [format_prompt(tokenizer, p) for p in prompts]
-    assert prompt_texts(tokenizer, prompts, "be brief") == [format_prompt(tokenizer, p, "be brief") for p in prompts]
 
 
 class CannedSampler:
@@ -276,10 +272,10 @@ def test_mixture_follows_the_ratios(tmp_path):
     reasoning = write_jsonl(tmp_path / "reasoning.jsonl", [{"prompt": f"r{i}", "response": "r"} for i in range(30)])
     general = write_jsonl(tmp_path / "general.jsonl", [{"q": f"g{i}", "a": "g"} for i in range(30)])
     data = {"mixture": [{"path": str(reasoning), "ratio": 0.75}, {"path": str(general), "ratio": 0.25, "prompt_field": "q", "response_field": "a"}]}
-    table = load_training_data(data, task=None)
+    table = load_training_set(data, task=None).table
     sources = [p[0] for p in table["prompt"]]
     assert len(table) == 40 and sources.count("r") == 30 and sources.count("g") == 10  # the reasoning file sets the size
-    sized = load_training_data({**data, "mixture_size": 80}, task=None)
+    sized = load_training_set({**data, "mixture_size": 80}, task=None).table
     assert [p[0] for p in sized["prompt"]].count("g") == 20  # the small source is repeated to keep its share
     assert mixture_counts([100, 100], [2, 1], total=10) == [7, 3]
 
@@ -289,3 +285,210 @@ def test_chat_format_fields_become_text(tmp_path):
     path = write_jsonl(tmp_path / "chat.jsonl", rows)
     table = load_source({"path": str(path), "prompt_field": "messages", "response_field": "reply"}, task=None)
     assert table[0] == {"prompt": "2+2", "response": "<answer>4</answer>", "answer": None}
+
+
+# ----------------------------------------------------------------------------- real dataset shapes (tests/data/datasets)
+
+DATASETS = Path(__file__).resolve().parents[1] / "data" / "datasets"
+GSM8K = {"path": str(DATASETS / "gsm8k_sample.jsonl"), "prompt_field": "question", "answer_field": "answer", "solution_field": "answer"}
+MATH = {"path": str(DATASETS / "math_sample.jsonl"), "prompt_field": "problem", "answer_field": "answer", "solution_field": "solution"}
+NUMINA = {"path": str(DATASETS / "numina_sample.jsonl"), "prompt_field": "problem", "answer_field": "answer", "solution_field": "solution"}
+CHAT = {"path": str(DATASETS / "chat_sample.jsonl"), "messages_field": "messages"}
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def test_fixture_files_have_the_shapes_other_tests_rely_on():
+    shapes = {
+        "gsm8k_sample.jsonl": (40, {"question", "answer"}),
+        "math_sample.jsonl": (40, {"problem", "solution", "answer", "level", "subject"}),
+        "numina_sample.jsonl": (30, {"problem", "solution", "messages", "source"}),
+        "chat_sample.jsonl": (20, {"messages"}),
+    }
+    for name, (count, fields) in shapes.items():
+        rows = read_jsonl(DATASETS / name)
+        assert len(rows) == count and all(set(row) == fields for row in rows), name
+    assert {row["level"] for row in read_jsonl(DATASETS / "math_sample.jsonl")} == {1, 2, 3, 4, 5}
+    for row in read_jsonl(DATASETS / "numina_sample.jsonl"):
+        assert row["messages"] == [{"role": "user", "content": row["problem"]}, {"role": "assistant", "content": row["solution"]}]
+    assert (DATASETS / "SOURCE.md").exists()
+
+
+def test_gsm8k_solutions_become_r1_responses_without_the_hash_line():
+    rows = read_jsonl(GSM8K["path"])
+    loaded = load_training_set({**GSM8K, "response_field": "response"}, task=None)  # the YAML's response_field, absent here
+    assert isinstance(loaded, TrainingData) and loaded.skipped == 0 and len(loaded.table) == len(rows)
+    for row, example in zip(rows, loaded.table):
+        reasoning, _, stated = row["answer"].rpartition("####")
+        gold = stated.strip().replace(",", "")
+        assert example == {"prompt": row["question"], "response": f"<think>{reasoning.strip()}</think><answer>{gold}</answer>", "answer": gold}
+        assert "####" not in example["response"]
+    assert "2125" in loaded.table["answer"] and not any("," in answer for answer in loaded.table["answer"])  # 2,125 in the source
+
+
+def test_a_worked_solution_reads_as_think_then_answer(tmp_path):
+    solution = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72"
+    path = write_jsonl(tmp_path / "gsm8k.jsonl", [{"question": "How many clips?", "answer": solution}])
+    example = load_source({**GSM8K, "path": str(path)}, task=None)[0]
+    assert example["response"] == (
+        "<think>Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.</think><answer>72</answer>"
+    )
+    assert example["answer"] == "72"
+    without_answer_field = load_source({**GSM8K, "path": str(path), "answer_field": None}, task=None)[0]
+    assert without_answer_field == example  # the answer the solution states
+
+
+def test_math_solutions_keep_their_reasoning_and_box_the_answer():
+    rows = read_jsonl(MATH["path"])
+    stored = load_source(MATH, task=None)
+    extracted = load_source({**MATH, "answer_field": None}, task=None)  # NuminaMath-CoT has no answer field
+    assert stored["answer"] == extracted["answer"] == [row["answer"] for row in rows]  # the last \boxed{} is the answer
+    for row, example in zip(rows, extracted):
+        assert example["prompt"] == row["problem"]
+        assert example["response"] == f"<think>{row['solution'].strip()}</think><answer>{row['answer']}</answer>"
+
+
+def test_an_answer_field_wins_over_the_answer_a_solution_states(tmp_path):
+    path = write_jsonl(tmp_path / "math.jsonl", [{"problem": "p", "solution": "so $\\boxed{\\frac12}$", "answer": "\\frac{1}{2}"}])
+    assert load_source({**MATH, "path": str(path)}, task=None)[0]["response"] == "<think>so $\\boxed{\\frac12}$</think><answer>\\frac{1}{2}</answer>"
+
+
+def test_a_ready_response_field_wins_over_a_solution(tmp_path):
+    path = write_jsonl(tmp_path / "both.jsonl", [{"problem": "p", "solution": "#### 3", "response": "<think>r</think><answer>4</answer>"}])
+    assert load_source({**MATH, "path": str(path), "response_field": "response"}, task=None)[0]["response"] == "<think>r</think><answer>4</answer>"
+    assert load_source({**MATH, "path": str(path), "response_field": None}, task=None)[0]["response"] == "<think></think><answer>3</answer>"
+
+
+def test_rows_without_a_usable_answer_are_skipped_and_counted(tmp_path, caplog):
+    rows = [
+        {"problem": "a", "solution": "so $\\boxed{5}$"},
+        {"problem": "b", "solution": "no final answer here"},
+        {"problem": "c", "solution": "#### ", "answer": "  "},  # a blank answer and an empty hash line
+        {"problem": "d", "solution": None, "answer": None},
+        {"problem": "e", "solution": "we get 7", "answer": 7},  # a stored answer is enough
+    ]
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    with caplog.at_level(logging.WARNING, logger="r1.data.datasets"):
+        loaded = load_training_set({**MATH, "path": str(path)}, task=None)
+    assert loaded.skipped == 3 and loaded.table["prompt"] == ["a", "e"]
+    assert loaded.table["response"] == ["<think>so $\\boxed{5}$</think><answer>5</answer>", "<think>we get 7</think><answer>7</answer>"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "skipped 3 of 5 rows" in warnings[0]
+    capped = load_training_set({**MATH, "path": str(path), "max_samples": 1}, task=None)
+    assert len(capped.table) == 1 and capped.skipped == 3  # the cap counts examples, drawn after skipping
+    none = write_jsonl(tmp_path / "none.jsonl", rows[1:4])
+    with pytest.raises(DataError, match="all 3 rows state no usable answer") as error:
+        load_training_set({**MATH, "path": str(none)}, task=None)
+    assert "\n" not in str(error.value)
+    nameless = write_jsonl(tmp_path / "nameless.jsonl", [rows[0], {"problem": None, "solution": "#### 1"}])
+    with pytest.raises(DataError, match=r"row 2 has no prompt \(field 'problem' is null in 1 of 2 rows\)"):
+        load_training_set({**MATH, "path": str(nameless)}, task=None)  # a null prompt is a mistake to fix, not a row to skip
+
+
+def test_messages_give_prompt_and_response_as_they_are():
+    rows = read_jsonl(CHAT["path"])
+    loaded = load_training_set(CHAT, task=None)
+    assert loaded.skipped == 0 and len(loaded.table) == len(rows)
+    for row, example in zip(rows, loaded.table):
+        user, assistant = row["messages"][-2]["content"], row["messages"][-1]["content"]
+        assert example["prompt"] == user and example["response"] == assistant  # a system turn is not the prompt
+        assert assistant.endswith(f"<answer>{example['answer']}</answer>")
+    numina = load_source({**NUMINA, "messages_field": "messages"}, task=None)
+    for row, example in zip(read_jsonl(NUMINA["path"]), numina):
+        assert example["prompt"] == row["problem"] and example["response"] == row["solution"]  # not rewritten into the template
+
+
+def test_conversations_without_a_turn_are_skipped_and_malformed_ones_named(tmp_path):
+    rows = [
+        {"messages": [{"role": "user", "content": "1+1"}, {"role": "assistant", "content": "2"}]},
+        {"messages": [{"role": "user", "content": "2+2"}]},  # no assistant turn
+        {"messages": [{"role": "assistant", "content": "3"}]},  # no user turn
+        {"messages": None},
+    ]
+    loaded = load_training_set({"path": str(write_jsonl(tmp_path / "chat.jsonl", rows)), "messages_field": "messages"}, task=None)
+    assert loaded.skipped == 3 and loaded.table[0] == {"prompt": "1+1", "response": "2", "answer": None}
+    broken = write_jsonl(tmp_path / "broken.jsonl", [{"messages": [{"speaker": "user", "text": "hi"}]}])
+    with pytest.raises(DataError, match="a message must have 'role' and 'content'") as error:
+        load_source({"path": str(broken), "messages_field": "messages"}, task=None)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_mapped_fields_name_the_fields_that_exist(tmp_path):
+    cases = [
+        ({**GSM8K, "solution_field": "solution"}, "no field 'solution' for the solution (data.solution_field)", "question, answer"),
+        ({**MATH, "prompt_field": "question"}, "no field 'question' for the prompt (data.prompt_field)", "problem, solution, answer, level, subject"),
+        ({**GSM8K, "messages_field": "messages"}, "no field 'messages' for the conversation (data.messages_field)", "question, answer"),
+        ({**GSM8K, "solution_field": None}, "no field 'response' for the response (data.response_field", "question, answer"),
+        ({**GSM8K, "solution_field": None, "response_field": None}, "data.response_field is null", "question, answer"),
+    ]
+    for spec, message, fields in cases:
+        with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+            load_source(spec, task=None)
+        assert str(error.value).endswith(f"its fields are: {fields}") and "\n" not in str(error.value), spec
+
+
+@pytest.mark.parametrize("spec", [GSM8K, MATH], ids=["gsm8k", "math"])
+def test_parquet_and_csv_copies_load_the_same_examples(tmp_path, spec):
+    import datasets
+
+    table = datasets.Dataset.from_list(read_jsonl(spec["path"]))
+    table.to_parquet(str(tmp_path / "copy.parquet"))
+    table.to_csv(str(tmp_path / "copy.csv"), index=False)
+    expected = load_source(spec, task=None).to_list()
+    for name in ("copy.parquet", "copy.csv"):
+        assert load_source({**spec, "path": str(tmp_path / name)}, task=None).to_list() == expected, name
+
+
+def test_chat_parquet_loads_the_same_examples(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list(read_jsonl(CHAT["path"])).to_parquet(str(tmp_path / "chat.parquet"))
+    assert load_source({**CHAT, "path": str(tmp_path / "chat.parquet")}, task=None).to_list() == load_source(CHAT, task=None).to_list()
+
+
+def test_a_mixture_entry_may_map_a_solution_or_messages(tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"problem": f"x{i}", "solution": "no answer" if i < 2 else f"#### {i}"} for i in range(12)])
+    data = {
+        "response_field": "response",
+        "answer_field": "answer",
+        "mixture": [
+            {**GSM8K, "ratio": 0.5},
+            {"path": str(bad), "prompt_field": "problem", "solution_field": "solution", "ratio": 0.25},
+            {**CHAT, "ratio": 0.25},
+        ],
+    }
+    loaded = load_training_set(data, task=None)
+    assert loaded.skipped == 2 and len(loaded.table) == 40  # the 10 usable rows of bad.jsonl at a quarter set the size
+    prompts = set(loaded.table["prompt"])
+    assert len(prompts & {f"x{i}" for i in range(12)}) == 10 and not prompts & {"x0", "x1"}
+    assert all(r.startswith("<think>") and r.endswith("</answer>") for r in loaded.table["response"])
+
+
+def test_held_out_answers_come_from_the_answer_field_or_the_solution(tmp_path):
+    math_rows = read_jsonl(MATH["path"])
+    held_out = load_eval_samples({**MATH, "val_path": MATH["path"], "answer_field": None}, task=None, n=5)
+    assert [s["answer"] for s in held_out] == [r["answer"] for r in math_rows[:5]] and held_out[0]["prompt"] == math_rows[0]["problem"]
+    numina = load_eval_samples({**NUMINA, "val_path": NUMINA["path"]}, task=None, n=3)  # no answer field: extracted
+    assert [s["answer"] for s in numina] == [answer_of(r["solution"]) for r in read_jsonl(NUMINA["path"])[:3]]
+    gsm8k = load_eval_samples({"val_path": GSM8K["path"], "prompt_field": "question"}, task=None, n=40)  # answer_field: answer
+    assert len(gsm8k) == 40 and "2125" in [s["answer"] for s in gsm8k] and not any("#" in s["answer"] for s in gsm8k)
+    chat = load_eval_samples({**CHAT, "val_path": CHAT["path"]}, task=None, n=2)
+    assert [s["answer"] for s in chat] == [load_source(CHAT, task=None)[i]["answer"] for i in range(2)]
+    rows = [{"problem": "a", "solution": "none"}, {"problem": "b", "solution": "$\\boxed{2}$"}, {"problem": "c", "solution": "#### 3"}]
+    path = write_jsonl(tmp_path / "val.jsonl", rows)
+    assert [s["answer"] for s in load_eval_samples({**MATH, "val_path": str(path)}, task=None, n=2)] == ["2", "3"]
+    unanswered = write_jsonl(tmp_path / "unanswered.jsonl", rows[:1])
+    with pytest.raises(DataError, match="none of its first 1 rows has a usable answer"):
+        load_eval_samples({**MATH, "val_path": str(unanswered)}, task=None, n=1)
+
+
+def answer_of(solution: str) -> str:
+    """The content of the last ``\\boxed{...}`` of a MATH solution, read by brace counting."""
+    start = solution.rindex("\\boxed{") + len("\\boxed{")
+    depth, end = 1, start
+    while depth:
+        depth += {"{": 1, "}": -1}.get(solution[end], 0)
+        end += 1
+    return solution[start : end - 1]
