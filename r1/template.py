@@ -15,16 +15,6 @@ STRICT_TEMPLATE = re.compile(
 )
 
 
-def with_prefill(text: str, think_prefilled: bool) -> str:
-    """The response as the model produced it, counting a ``<think>`` the chat template wrote.
-
-    Chat templates such as DeepSeek-R1-Distill's end the prompt with ``<think>``,
-    so the completion starts inside the think block; scoring it as-is would
-    punish the model for a tag it was never meant to write.
-    """
-    return "<think>" + text if think_prefilled else text
-
-
 def tag_counts(text: str) -> list[int]:
     """How often each of :data:`TAGS` occurs."""
     return [text.count(tag) for tag in TAGS]

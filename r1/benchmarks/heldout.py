@@ -28,7 +28,6 @@ class HeldoutBenchmark:
         n: Problems to draw from the split (``conf/benchmark/heldout.yaml`` sets it).
         seed: Which problems (the same seed gives the same problems).
         split: The split to evaluate (``test``; ``train`` measures memorisation).
-        think_prefilled: The chat template already writes ``<think>``.
         k: Samples per problem under the R1 protocol (``default_k``); the eval phase applies
             ``benchmark.k`` from the YAML itself, so this matters only to direct callers.
         limit: Keep only the first ``limit`` problems.
@@ -47,7 +46,6 @@ class HeldoutBenchmark:
         n: int,
         seed: int,
         split: str = "test",
-        think_prefilled: bool = False,
         k: int = 4,
         limit: int | None = None,
         max_new_tokens: int | None = None,
@@ -62,16 +60,20 @@ class HeldoutBenchmark:
         self.n = int(n)
         self.seed = int(seed)
         self.split = split
-        self.think_prefilled = bool(think_prefilled)
+        self.skipped_rows = 0
+        """Held-out rows left out because they have no prompt or no gold answer (a dataset task's gaps)."""
         self.default_k = int(k)
         self.limit = limit
         self.max_new_tokens = max_new_tokens
         self.title = f"{getattr(task, 'name', 'task')} held-out"
 
     def load(self) -> list[Sample]:
-        """The held-out problems, each with ``id``, ``prompt`` and ``answer``."""
+        """The held-out problems, each with ``id``, ``prompt`` and ``answer`` (rows lacking either are counted in ``skipped_rows``)."""
         n = self.n if self.limit is None else min(self.n, int(self.limit))
-        return self.task.samples(self.split, n, seed=self.seed)
+        samples = list(self.task.samples(self.split, n, seed=self.seed))
+        usable = [s for s in samples if s.get("prompt") and s.get("answer") is not None]
+        self.skipped_rows = len(samples) - len(usable)
+        return usable
 
     def score(self, responses: list[str], samples: list[Sample]) -> list[float]:
         """1.0 where the task's own checker accepts the response."""
@@ -89,6 +91,6 @@ class HeldoutBenchmark:
 
     def follows_format(self, response: str) -> bool:
         """Whether the response is exactly ``<think>…</think><answer>…</answer>``."""
-        from r1.template import matches_strict_template, with_prefill
+        from r1.template import matches_strict_template
 
-        return matches_strict_template(with_prefill(response, self.think_prefilled))
+        return matches_strict_template(response)

@@ -19,19 +19,15 @@ mid-epoch included, sees exactly the batches an uninterrupted run would.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from r1.data.chat import format_prompt
+from r1.data.chat import PromptFormat, chat_format, encode_prompts
 from r1.seeds import derive_seed
 
 IGNORE_INDEX = -100  # label value cross-entropy skips (torch's default ignore_index)
-
-TEMPLATE_CHECKS = 16
-"""Prompts on which the render-once shortcut of :func:`prompt_texts` is checked against the chat template."""
 
 ENCODE_CHUNK = 4096
 """Examples encoded per tokenizer call: bounds peak memory on large datasets."""
@@ -65,32 +61,12 @@ class TokenizedExamples(torch.utils.data.Dataset):
         return self.offsets[1:] - self.offsets[:-1]
 
 
-def prompt_texts(tokenizer, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
-    """``format_prompt`` for many prompts, rendering the chat template once when that is exact.
-
-    Rendering a Jinja template per example dominates tokenisation time on large
-    datasets. Most templates insert the user message verbatim, so the text is
-    ``prefix + message + suffix``; that shortcut is used only after checking it
-    reproduces ``format_prompt`` on a sample of the prompts.
-    """
-    if not prompts:
-        return []
-    marker = "\x00r1-prompt\x00"
-    rendered = format_prompt(tokenizer, marker, system_prompt)
-    if rendered.count(marker) == 1:
-        prefix, suffix = rendered.split(marker)
-        checks = random.Random(0).sample(range(len(prompts)), min(TEMPLATE_CHECKS, len(prompts)))
-        if all(prefix + prompts[i] + suffix == format_prompt(tokenizer, prompts[i], system_prompt) for i in checks):
-            return [prefix + p + suffix for p in prompts]
-    return [format_prompt(tokenizer, p, system_prompt) for p in prompts]
-
-
 def tokenize_examples(
     tokenizer,
     prompts: Sequence[str],
     responses: Sequence[str],
     max_length: int,
-    system_prompt: str | None = None,
+    prompt_format: PromptFormat | None = None,
     chunk_size: int = ENCODE_CHUNK,
 ) -> TokenizedExamples:
     """Tokenise prompt/response pairs for SFT.
@@ -98,27 +74,30 @@ def tokenize_examples(
     Args:
         tokenizer: a transformers tokenizer (fast tokenizers batch-encode in Rust).
         prompts: user messages, without the chat template (it is applied here).
-        responses: the target text after each prompt; EOS is appended.
+        responses: the target text after each prompt; EOS is appended. When the prompt
+            format prefills ``<think>``, a response's own leading ``<think>`` is dropped,
+            so the model learns to continue the prompt it will see, not to repeat the tag.
         max_length: tokens per example (``data.max_length``); longer examples lose the end
             of their response (and so their EOS, since the model should not learn to stop
             there); examples whose prompt alone fills ``max_length`` are dropped.
-        system_prompt: an optional system message for the chat template.
+        prompt_format: how a user message becomes the prompt (``prompt`` config group);
+            None = the tokenizer's chat template without a system message.
         chunk_size: examples encoded per tokenizer call (bounds peak memory).
     """
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no EOS token; set one so the model can learn to stop")
-    # A chat template writes its own special tokens (BOS); a plain prompt gets the tokenizer's.
-    add_special = not getattr(tokenizer, "chat_template", None)
-    texts = prompt_texts(tokenizer, list(prompts), system_prompt)
+    prompt_format = prompt_format or chat_format(tokenizer)
+    texts = prompt_format.render_many(list(prompts))
+    targets = [prompt_format.strip_prefill(r) for r in responses] if prompt_format.prefill else list(responses)
     pieces: list[torch.Tensor] = []
     lengths: list[int] = []
     prompt_lengths: list[int] = []
     dropped = 0
     for start in range(0, len(texts), chunk_size):
-        prompt_ids = tokenizer(texts[start : start + chunk_size], add_special_tokens=add_special)["input_ids"]
-        response_ids = tokenizer(list(responses[start : start + chunk_size]), add_special_tokens=False)["input_ids"]
+        prompt_ids = encode_prompts(tokenizer, texts[start : start + chunk_size])
+        response_ids = tokenizer(targets[start : start + chunk_size], add_special_tokens=False)["input_ids"]
         for p, r in zip(prompt_ids, response_ids):
             if len(p) >= max_length:
                 dropped += 1

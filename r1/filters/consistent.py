@@ -14,7 +14,8 @@ so rejection sampling drops it.
   the final answer (:func:`r1.math.is_equivalent`).
 
 The reasoning is the ``<think>`` block; without one, the text before the final
-``\\boxed{}``.
+``\\boxed{}``. A response is read as the phase hands it over: the prompt's think
+prefill, then the completion (:meth:`r1.data.chat.PromptFormat.full_response`).
 """
 
 from __future__ import annotations
@@ -49,18 +50,16 @@ def column_sum_answer(reasoning: str, check_steps: bool = True) -> str | None:
     return str(totals[-1]) + "".join(str(t % 10) for t in reversed(totals[:-1]))
 
 
-def reasoning_and_answer(response: str, think_prefilled: bool = False) -> tuple[str, str | None]:
+def reasoning_and_answer(response: str) -> tuple[str, str | None]:
     """The reasoning part of a response and the final answer it states."""
     from r1.math import extract_answer
-    from r1.template import with_prefill
 
-    text = with_prefill(response, think_prefilled)
-    answer = extract_answer(text)
-    start, end = text.find("<think>"), text.find("</think>")
+    answer = extract_answer(response)
+    start, end = response.find("<think>"), response.find("</think>")
     if start >= 0 and end > start:
-        return text[start + len("<think>") : end], answer
-    boxes = list(_BOX.finditer(text))
-    return (text[: boxes[-1].start()] if boxes else text), answer
+        return response[start + len("<think>") : end], answer
+    boxes = list(_BOX.finditer(response))
+    return (response[: boxes[-1].start()] if boxes else response), answer
 
 
 def conclusions(reasoning: str) -> list[str]:
@@ -80,11 +79,11 @@ def conclusions(reasoning: str) -> list[str]:
     return found
 
 
-def is_consistent(response: str, check_steps: bool = True, think_prefilled: bool = False) -> bool:
+def is_consistent(response: str, check_steps: bool = True) -> bool:
     """Whether the response's reasoning arrives at the answer it states (see the module docstring)."""
     from r1.math import is_equivalent
 
-    reasoning, answer = reasoning_and_answer(response, think_prefilled)
+    reasoning, answer = reasoning_and_answer(response)
     if answer is None:
         return False
     if _ONLY_STEPS.fullmatch(reasoning):
@@ -98,14 +97,12 @@ class ConsistentFilter:
 
     Args:
         check_steps: For worked column sums, also require every step to be right.
-        think_prefilled: The chat template already wrote ``<think>``.
     """
 
     name = "consistent"
 
-    def __init__(self, check_steps: bool = True, think_prefilled: bool = False) -> None:
+    def __init__(self, check_steps: bool = True) -> None:
         self.check_steps = bool(check_steps)
-        self.think_prefilled = bool(think_prefilled)
 
     def __call__(self, samples: list[Sample]) -> list[bool]:
-        return [is_consistent(s["response"], self.check_steps, self.think_prefilled) for s in samples]
+        return [is_consistent(s["response"], self.check_steps) for s in samples]

@@ -4,6 +4,10 @@
   each tag once, nothing else around them (R1's template);
 * ``boxed``: the response ends its reasoning with a ``\\boxed{}`` answer;
 * ``any``: some final answer can be extracted (``<answer>``, ``\\boxed{}`` or ``####``).
+
+A response is read as the phase hands it over: the prompt's think prefill (``<think>``
+when the chat template ends the prompt with it), then the completion
+(:meth:`r1.data.chat.PromptFormat.full_response`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from r1.protocols import Sample
 TEMPLATES = ("think", "boxed", "any")
 
 
-def follows_template(response: str, template: str = "think", think_prefilled: bool = False) -> bool:
+def follows_template(response: str, template: str = "think") -> bool:
     """Whether ``response`` follows ``template`` (see the module docstring)."""
     if template == "think":
-        from r1.template import matches_strict_template, with_prefill
+        from r1.template import matches_strict_template
 
-        return matches_strict_template(with_prefill(response, think_prefilled))
+        return matches_strict_template(response)
     if template == "boxed":
         from r1.math import last_boxed
 
@@ -34,17 +38,14 @@ class FormatFilter:
 
     Args:
         template: ``think`` | ``boxed`` | ``any``.
-        think_prefilled: The chat template already wrote ``<think>``, so the
-            response starts inside the think block.
     """
 
     name = "format"
 
-    def __init__(self, template: str = "think", think_prefilled: bool = False) -> None:
+    def __init__(self, template: str = "think") -> None:
         if template not in TEMPLATES:
             raise ConfigError(f"format filter: template '{template}' is not one of: {', '.join(TEMPLATES)}")
         self.template = template
-        self.think_prefilled = bool(think_prefilled)
 
     def __call__(self, samples: list[Sample]) -> list[bool]:
-        return [follows_template(s["response"], self.template, self.think_prefilled) for s in samples]
+        return [follows_template(s["response"], self.template) for s in samples]

@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from r1.algorithms.distillation import distillation_loss
+from r1.data.chat import PromptFormat, PromptSettings
 from r1.data.datasets import DataSettings
 from r1.data.sft import IGNORE_INDEX
 from r1.errors import ConfigError
@@ -39,6 +40,7 @@ from r1.phases.sft import (
     token_cross_entropy,
     train,
 )
+from r1.phases.prompting import read_prompt_settings
 from r1.phases.validation import evaluate_greedy
 from r1.settings import bounded
 
@@ -141,11 +143,13 @@ def eval_device(cfg: DictConfig) -> str:
     return "cuda" if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
 
 
-def score_teacher(cfg: DictConfig, settings: DistillSettings, teacher, sampler, val_samples) -> dict[str, float]:
-    """The teacher's greedy accuracy and format rate on the held-out prompts the student is scored on."""
+def score_teacher(cfg: DictConfig, settings: DistillSettings, teacher, sampler, val_samples, prompt: PromptSettings) -> dict[str, float]:
+    """The teacher's greedy accuracy and format rate on the held-out prompts the student is scored on (its own tokenizer's prompts)."""
     model, tokenizer = teacher
     model.to(eval_device(cfg))
-    scores = evaluate_greedy(model, tokenizer, sampler, val_samples, settings.val_max_new_tokens, settings.val_batch_size, settings.system_prompt)
+    scores = evaluate_greedy(
+        model, tokenizer, sampler, val_samples, settings.val_max_new_tokens, settings.val_batch_size, PromptFormat(tokenizer, prompt),
+    )
     model.to("cpu")  # the trainer moves it again if the KD loss needs it
     print(f"[distill] teacher | val/accuracy {scores['accuracy']:.3f} | val/format_rate {scores['format_rate']:.3f}", flush=True)
     return scores
@@ -164,12 +168,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     settings = read_settings(DistillSettings, cfg.phase)
     check_scheduler(settings.scheduler)
     data = read_settings(DataSettings, cfg.get("data"), prefix="data")
+    prompt = read_prompt_settings(cfg)
     state = resume_state(cfg, settings.name, run_dir(cfg))
     node = teacher_node(settings.teacher)
     weight = settings.kd.weight
 
     task = build_task(cfg)
-    table, val_samples = load_data(data, task, int(cfg.seed))  # before any model: a bad path fails in a second
+    table, val_samples, skipped = load_data(data, task, int(cfg.seed))  # before any model: a bad path fails in a second
     student, tokenizer = load_model(settings.student)
     if weight > 0:
         # compare vocabularies before loading the teacher's weights, so a mismatch fails fast
@@ -178,11 +183,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     loss_fn = DistillLoss(teacher[0], weight, settings.kd.temperature, len(tokenizer)) if weight > 0 else sft_loss
 
     sampler = build_sampler(cfg)
-    teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples) if teacher is not None and val_samples else None
-    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed))
-    summary = train(cfg, settings, build_module(settings, student, tokenizer, sampler, loss_fn), datamodule, state)
+    teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples, prompt) if teacher is not None and val_samples else None
+    prompt_format = PromptFormat(tokenizer, prompt)
+    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
+    summary = train(cfg, settings, build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format), datamodule, state)
 
     summary["student/parameters"] = sum(p.numel() for p in student.parameters())
+    summary["data/skipped"] = skipped
     if "val/accuracy" in summary:
         summary["student/accuracy"], summary["student/format_rate"] = summary["val/accuracy"], summary["val/format_rate"]
     if teacher is not None:

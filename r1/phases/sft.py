@@ -36,6 +36,7 @@ import lightning
 import torch
 from omegaconf import DictConfig
 
+from r1.data.chat import PromptFormat
 from r1.data.datasets import DataSettings
 from r1.data.sft import (
     IGNORE_INDEX,
@@ -46,6 +47,7 @@ from r1.data.sft import (
 )
 from r1.errors import ConfigError
 from r1.phases.common import ResumeState, check_learning_rate
+from r1.phases.prompting import read_prompt_settings
 from r1.phases.validation import score_greedy
 from r1.protocols import Sample
 from r1.settings import bounded
@@ -79,8 +81,6 @@ class SFTSettings:
     """Optimizer steps (the data stream is endless; epochs follow from the data size)."""
     batch_size: int = bounded(ge=1)
     """Examples per micro-batch per device."""
-    system_prompt: str | None
-    """An optional system message for the chat template."""
     val_every_steps: int | None = bounded(ge=1)
     """Decode the held-out prompts every this many optimizer steps; null = never."""
     val_at_start: bool
@@ -277,7 +277,7 @@ class SFTModule(lightning.LightningModule):
             distillation loss in ``phase=distill``. An object with a ``to(device)`` method
             is moved with the model (a frozen teacher).
         val_max_new_tokens: generation budget for each validation completion.
-        system_prompt: optional system message for the chat template.
+        prompt_format: how a user message becomes the prompt (the ``prompt`` config group).
         name: the phase name, printed in the validation summary line.
     """
 
@@ -290,7 +290,7 @@ class SFTModule(lightning.LightningModule):
         sampler,
         loss_fn: LossFn,
         val_max_new_tokens: int,
-        system_prompt: str | None,
+        prompt_format: PromptFormat,
         name: str,
     ) -> None:
         super().__init__()
@@ -301,7 +301,7 @@ class SFTModule(lightning.LightningModule):
         self.sampler = sampler
         self.loss_fn = loss_fn
         self.val_max_new_tokens = val_max_new_tokens
-        self.system_prompt = system_prompt
+        self.prompt_format = prompt_format
         self.name = name
         self.history: list[dict[str, float]] = []  # one entry per validation: the learning curve
         self._last_loss: torch.Tensor | None = None
@@ -347,7 +347,7 @@ class SFTModule(lightning.LightningModule):
             self.sampler.update_weights(self.model)  # an out-of-process engine (vLLM) must decode the current weights
 
     def validation_step(self, batch: list[Sample], batch_idx: int) -> None:
-        scores = score_greedy(self.model, self.tokenizer, self.sampler, batch, self.val_max_new_tokens, self.system_prompt)
+        scores = score_greedy(self.model, self.tokenizer, self.sampler, batch, self.val_max_new_tokens, self.prompt_format)
         for key in self._val_scores:
             self._val_scores[key] += scores[key]
         if batch_idx == 0 and self.trainer.is_global_zero:
@@ -417,19 +417,25 @@ def check_scheduler(node: Mapping[str, Any] | None) -> None:
         raise ConfigError(f"phase.scheduler cannot be built: {' '.join(str(error).split())}") from error
 
 
-def load_data(data: DataSettings, task, seed: int) -> tuple[Any, list[Sample]]:
-    """``(training table, held-out samples)`` the ``data`` node describes; fails fast on a bad path or field."""
-    from r1.data.datasets import load_eval_samples, load_training_data
+def load_data(data: DataSettings, task, seed: int) -> tuple[Any, list[Sample], int]:
+    """``(training table, held-out samples, source rows skipped)`` the ``data`` node describes; fails fast on a bad path or field.
+
+    Rows that cannot become an example (no usable answer, no user or assistant turn) are
+    skipped and counted; the phases report the count as ``data/skipped`` in their summary.
+    """
+    from r1.data.datasets import load_eval_samples, load_training_set
 
     spec = dataclasses.asdict(data)
-    table = load_training_data(spec, task, seed=seed)
+    loaded = load_training_set(spec, task, seed=seed)
     val_samples = load_eval_samples(spec, task, data.val_size, seed=seed) if data.val_size > 0 else []
-    return table, val_samples
+    return loaded.table, val_samples, loaded.skipped
 
 
-def build_datamodule(settings: SFTSettings, data: DataSettings, tokenizer, table, val_samples: Sequence[Sample], seed: int) -> SFTDataModule:
-    """Tokenise ``table`` with ``tokenizer`` and wrap it with the held-out samples."""
-    train = tokenize_examples(tokenizer, list(table["prompt"]), list(table["response"]), max_length=data.max_length, system_prompt=settings.system_prompt)
+def build_datamodule(
+    settings: SFTSettings, data: DataSettings, tokenizer, table, val_samples: Sequence[Sample], seed: int, prompt_format: PromptFormat,
+) -> SFTDataModule:
+    """Tokenise ``table`` with ``tokenizer`` (prompts rendered by ``prompt_format``) and wrap it with the held-out samples."""
+    train = tokenize_examples(tokenizer, list(table["prompt"]), list(table["response"]), max_length=data.max_length, prompt_format=prompt_format)
     if len(train) == 0:
         raise ConfigError(f"no training example fits data.max_length={data.max_length}; raise it")
     return SFTDataModule(
@@ -443,7 +449,7 @@ def build_datamodule(settings: SFTSettings, data: DataSettings, tokenizer, table
     )
 
 
-def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: LossFn) -> SFTModule:
+def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: LossFn, prompt_format: PromptFormat) -> SFTModule:
     """An :class:`SFTModule` with the optimizer and schedule of the phase's settings."""
     from hydra.utils import instantiate
 
@@ -455,7 +461,7 @@ def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: Loss
         sampler=sampler,
         loss_fn=loss_fn,
         val_max_new_tokens=settings.val_max_new_tokens,
-        system_prompt=settings.system_prompt,
+        prompt_format=prompt_format,
         name=settings.name,
     )
 
@@ -559,10 +565,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from r1.phases.common import resume_state, run_dir
 
     settings, data = read_sft_settings(cfg)
+    prompt = read_prompt_settings(cfg)
     state = resume_state(cfg, settings.name, run_dir(cfg))
     task = build_task(cfg)
-    table, val_samples = load_data(data, task, int(cfg.seed))  # before the model: a bad path fails in a second
+    table, val_samples, skipped = load_data(data, task, int(cfg.seed))  # before the model: a bad path fails in a second
     model, tokenizer = load_model(cfg.model)
-    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed))
-    module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss)
-    return finish(cfg, state, train(cfg, settings, module, datamodule, state))
+    prompt_format = PromptFormat(tokenizer, prompt)
+    datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
+    module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format)
+    summary = train(cfg, settings, module, datamodule, state)
+    summary["data/skipped"] = skipped
+    return finish(cfg, state, summary)

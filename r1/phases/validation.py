@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from r1.data.chat import PromptFormat, chat_format
 from r1.protocols import Sample
 from r1.template import matches_strict_template
 
@@ -28,23 +29,23 @@ def score_greedy(
     sampler,
     samples: Sequence[Sample],
     max_new_tokens: int,
-    system_prompt: str | None = None,
+    prompt_format: PromptFormat | None = None,
     verify: Callable[[str, str], bool] | None = None,
 ) -> dict[str, list]:
     """Decode each sample's prompt greedily and score the completion.
 
     Returns:
-        ``completions``, ``correct`` (verifier against ``answer``), ``formatted``
+        ``completions`` (the full responses: a prompt's think prefill, then the generated
+        text), ``correct`` (verifier against ``answer``), ``formatted``
         (:func:`r1.template.matches_strict_template`) and ``truncated`` (hit
         ``max_new_tokens``), one entry per sample.
     """
-    from r1.data.chat import format_prompt
-
     if verify is None:
         from r1.math import verify
-    prompts = [format_prompt(tokenizer, s["prompt"], system_prompt) for s in samples]
+    prompt_format = prompt_format or chat_format(tokenizer)
+    prompts = prompt_format.render_many([s["prompt"] for s in samples])
     rollout = sampler.generate(model, tokenizer, prompts, num_samples=1, max_new_tokens=max_new_tokens, temperature=0.0)
-    texts = list(rollout.texts)
+    texts = [prompt_format.full_response(text) for text in rollout.texts]
     return {
         "completions": texts,
         "correct": [bool(verify(text, str(s["answer"]))) for text, s in zip(texts, samples)],
@@ -60,14 +61,14 @@ def evaluate_greedy(
     samples: Sequence[Sample],
     max_new_tokens: int,
     batch_size: int | None = None,
-    system_prompt: str | None = None,
+    prompt_format: PromptFormat | None = None,
     verify: Callable[[str, str], bool] | None = None,
 ) -> dict[str, float]:
     """Accuracy and format rate of greedy completions on ``samples``, ``batch_size`` prompts at a time (None: all at once)."""
     correct, formatted = [], []
     batch_size = batch_size or max(len(samples), 1)
     for start in range(0, len(samples), batch_size):
-        scores = score_greedy(model, tokenizer, sampler, samples[start : start + batch_size], max_new_tokens, system_prompt, verify)
+        scores = score_greedy(model, tokenizer, sampler, samples[start : start + batch_size], max_new_tokens, prompt_format, verify)
         correct += scores["correct"]
         formatted += scores["formatted"]
     n = max(len(correct), 1)

@@ -22,6 +22,11 @@ The target is ``t = (1,1,1,1,1,1,1, 0,0,0,0)``, so the score is
 ``cos(v, t) = (d1+…+d7) / (sqrt(7) · |v|)``: exactly 1.0 for the template,
 ``sqrt(k/7)`` for a clean response with k desired features, lowered by each
 undesired one, and 0 for a response with no tags.
+
+The text scored is the full response the phases hand over: the prompt's think
+prefill (``<think>`` when the chat template ends the prompt with it), then the
+completion (:meth:`r1.data.chat.PromptFormat.full_response`). A prefilled tag
+therefore counts exactly as one the model wrote.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from r1.template import TAGS, block, first_positions, matches_strict_template, tag_counts, with_prefill
+from r1.template import TAGS, block, first_positions, matches_strict_template, tag_counts
 
 TARGET = (1.0,) * 7 + (0.0,) * 4
 
@@ -76,19 +81,15 @@ class FormatReward:
 
     Args:
         strict: Score 1/0 by an exact regex check of the template instead.
-        think_prefilled: The chat template already wrote ``<think>`` at the end
-            of the prompt; score each completion as if it started with it.
     """
 
     name = "format"
 
-    def __init__(self, strict: bool = False, think_prefilled: bool = False) -> None:
+    def __init__(self, strict: bool = False) -> None:
         self.strict = bool(strict)
-        self.think_prefilled = bool(think_prefilled)
 
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
-        """One score in [0, 1] per completion; 1.0 exactly for the perfect template."""
-        texts = [with_prefill(c, self.think_prefilled) for c in completions]
+        """One score in [0, 1] per full response; 1.0 exactly for the perfect template."""
         if self.strict:
-            return [float(matches_strict_template(t)) for t in texts]
-        return [cosine(format_features(t), TARGET) for t in texts]
+            return [float(matches_strict_template(t)) for t in completions]
+        return [cosine(format_features(t), TARGET) for t in completions]

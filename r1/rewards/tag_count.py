@@ -1,10 +1,16 @@
-"""``tag_count``: 0.25 for each template tag written once and in its place (as TRL/open-r1 users expect)."""
+"""``tag_count``: 0.25 for each template tag written once and in its place (as TRL/open-r1 users expect).
+
+The text scored is the full response the phases hand over: the prompt's think
+prefill (``<think>`` when the chat template ends the prompt with it), then the
+completion (:meth:`r1.data.chat.PromptFormat.full_response`), so a prefilled
+``<think>`` counts as one the model wrote.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from r1.template import TAGS, first_positions, tag_counts, with_prefill
+from r1.template import TAGS, first_positions, tag_counts
 
 
 def placed_tags(text: str) -> int:
@@ -19,17 +25,10 @@ def placed_tags(text: str) -> int:
 
 
 class TagCountReward:
-    """``0.25 ×`` the number of correctly placed single tags, so the template scores 1.0.
-
-    Args:
-        think_prefilled: The chat template already wrote ``<think>``; count it.
-    """
+    """``0.25 ×`` the number of correctly placed single tags, so the template scores 1.0."""
 
     name = "tag_count"
 
-    def __init__(self, think_prefilled: bool = False) -> None:
-        self.think_prefilled = bool(think_prefilled)
-
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
-        """One score in {0, 0.25, 0.5, 0.75, 1} per completion."""
-        return [0.25 * placed_tags(with_prefill(c, self.think_prefilled)) for c in completions]
+        """One score in {0, 0.25, 0.5, 0.75, 1} per full response."""
+        return [0.25 * placed_tags(c) for c in completions]

@@ -30,29 +30,38 @@ from collections.abc import Sequence
 
 import torch
 
+from r1.data.chat import encode_prompts as chat_encode_prompts
 from r1.samplers.decoding import decoder_for
 from r1.protocols import Rollout
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], device: torch.device | str = "cpu"):
-    """Left-padded ``input_ids`` and ``attention_mask`` for prompt texts.
+    """Left-padded ``input_ids`` and ``attention_mask`` for rendered prompt texts.
 
-    Prompts produced by a chat template already carry their special tokens, so none
-    are added then; plain-text prompts for a base model get the tokenizer's own.
+    Special tokens appear exactly once (:func:`r1.data.chat.encode_prompts`): a chat
+    template's own BOS is not doubled, and a plain-text prompt gets the tokenizer's.
     """
-    add_special = not getattr(tokenizer, "chat_template", None)
-    previous_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        batch = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=add_special)
-    finally:
-        tokenizer.padding_side = previous_side
-    return batch["input_ids"].to(device), batch["attention_mask"].to(device)
+    encoded = chat_encode_prompts(tokenizer, prompts)
+    width = max(len(ids) for ids in encoded)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)  # (B, P)
+    attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)  # (B, P)
+    for row, ids in enumerate(encoded):
+        if ids:
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids) :] = 1
+    return input_ids.to(device), attention_mask.to(device)
 
 
-def stop_token_ids(tokenizer, stop_strings: Sequence[str]) -> list[int]:
-    """EOS plus each stop string that is a single token in this vocabulary."""
+def stop_token_ids(tokenizer, stop_strings: Sequence[str], model=None) -> list[int]:
+    """EOS, the model's own end tokens, and each stop string that is a single token in this vocabulary.
+
+    A chat model's ``generation_config`` may list several end tokens (Qwen's ``<|im_end|>``
+    and ``<|endoftext|>``); a base model may end only at one its tokenizer does not call EOS.
+    """
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update([config_eos] if isinstance(config_eos, int) else list(config_eos or []))
     for text in stop_strings:
         encoded = tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(encoded) == 1:
@@ -136,7 +145,7 @@ class HFSampler:
         model.eval()
         prompt_ids, prompt_mask = encode_prompts(tokenizer, prompts, device)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        stops = torch.tensor(stop_token_ids(tokenizer, self.stop_strings), device=device)
+        stops = torch.tensor(stop_token_ids(tokenizer, self.stop_strings, model), device=device)
         text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
 
         decoder = decoder_for(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
+from r1.data.chat import detect_prefill
 from r1.errors import ConfigError, PluginError
 from r1.filters.cascade import CAP, apply_filters, build_filters
 from r1.filters.consistent import ConsistentFilter, column_sum_answer
@@ -21,6 +22,8 @@ from r1.plugins import Registry, create_plugin_manager, get_registry
 from r1.protocols import Filter
 
 GOOD = "<think>7+5+0=12 4+8+1=13</think><answer>132</answer>"
+PREFILL = detect_prefill("<｜begin▁of▁sentence｜><｜User｜>47+85<｜Assistant｜><think>\n")
+"""What R1-Distill's chat template writes of the response; rejection sampling hands filters ``PREFILL + completion``."""
 
 
 def sample(response: str, answer: str = "132", prompt: str = "47+85", **extra) -> dict:
@@ -50,11 +53,32 @@ def test_format():
     think = FormatFilter("think")
     cases = [GOOD, "  " + GOOD + "\n", "<answer>132</answer>", "<think>a</think><answer>1</answer> trailing", "<think>a</think><think>b</think><answer>1</answer>", "<think></think><answer>1</answer>"]
     assert verdicts(think, *cases) == [True, True, False, False, False, False]
-    assert verdicts(FormatFilter("think", think_prefilled=True), "7+5+0=12</think><answer>12</answer>") == [True]
     assert verdicts(FormatFilter("boxed"), "so \\boxed{3}", "<answer>3</answer>") == [True, False]
     assert verdicts(FormatFilter("any"), "#### 3", "three") == [True, False]
     with pytest.raises(ConfigError):
         FormatFilter("xml")
+
+
+@pytest.mark.parametrize(
+    ("filter_", "completions", "expected"),
+    [
+        (FormatFilter("think"), ["7+5+0=12 4+8+1=13</think><answer>132</answer>", "</think><answer>132</answer>"], [True, False]),
+        (ConsistentFilter(), ["7+5+0=12 4+8+1=13</think><answer>132</answer>", "7+5+0=12 4+8+1=14</think><answer>132</answer>"], [True, False]),
+        (LanguageFilter("en", 0.95), ["First add the units.</think><answer>5</answer>", "先把个位相加</think><answer>5</answer>"], [True, False]),
+    ],
+    ids=["format", "consistent", "language"],
+)
+def test_a_prefilled_response_is_judged_as_one_the_model_wrote(filter_, completions, expected):
+    assert PREFILL == "<think>\n"
+    prefilled = verdicts(filter_, *[PREFILL + c for c in completions])
+    assert prefilled == verdicts(filter_, *["<think>\n" + c for c in completions]) == expected
+
+
+@pytest.mark.parametrize("name", ["format", "consistent", "language"])
+def test_the_think_prefilled_option_is_gone(name):
+    """A filter list still setting it fails with one line instead of silently counting ``<think>`` twice."""
+    with pytest.raises(PluginError, match="think_prefilled"):
+        get_registry(autoload=False).build("filter", {"name": name, "think_prefilled": True})
 
 
 def test_language_latin_vs_cjk():

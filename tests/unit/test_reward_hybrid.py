@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from r1.data.chat import detect_prefill
 from r1.errors import PluginError
 from r1.hookspecs import hookimpl
 from r1.plugins import Registry, create_plugin_manager, get_registry
@@ -34,6 +35,18 @@ def test_the_shipped_weights_are_the_seed_and_the_registry_builds_them():
 
 def test_perfect_correct_response_scores_1_5():
     assert hybrid()([PERFECT], answer=["4"]) == [pytest.approx(1.0 + 0.3 + 0.2)]
+
+
+def test_a_prefilled_response_scores_as_one_the_model_wrote():
+    """R1-Distill's template writes ``<think>\\n``; the phases hand the hybrid that prefill plus the completion."""
+    prefill = detect_prefill("<｜begin▁of▁sentence｜><｜User｜>What is 2+2?<｜Assistant｜><think>\n")
+    completion = "2 + 2 makes four.</think><answer>4</answer>"
+    prefilled = hybrid().score([prefill + completion], answer=["4"])
+    written = hybrid().score(["<think>\n" + completion], answer=["4"])
+    assert prefilled.components == written.components == {"accuracy": [1.0], "format": [1.0], "language": [1.0]}
+    assert prefilled.total == written.total == [pytest.approx(1.5)]
+    with pytest.raises(PluginError, match="think_prefilled"):  # the retired option is refused, not ignored
+        hybrid(components={"format": {"think_prefilled": True}})([PERFECT], answer=["4"])
 
 
 def test_components_are_reported_unweighted():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from r1.data.chat import detect_prefill
+from r1.errors import PluginError
 from r1.plugins import get_registry
 from r1.rewards import (
     BUILTIN_REWARDS,
@@ -24,6 +26,8 @@ from r1.rewards import (
 from r1.rewards.format import format_features
 
 PERFECT = "<think>2 + 2 makes four.</think><answer>4</answer>"
+PREFILL = detect_prefill("<｜begin▁of▁sentence｜><｜User｜>What is 2+2?<｜Assistant｜><think>\n")
+"""What R1-Distill's chat template writes of the response; the phases hand rewards ``PREFILL + completion``."""
 CONF = Path(__file__).resolve().parents[2] / "conf" / "reward"
 
 
@@ -85,12 +89,21 @@ def test_format_strict():
     assert reward(texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
 
 
-def test_format_think_prefilled():
+def test_format_scores_a_prefilled_response_as_one_the_model_wrote():
     completion = "r</think><answer>4</answer>"
-    assert FormatReward(think_prefilled=True)([completion]) == [1.0]
-    assert FormatReward(strict=True, think_prefilled=True)([completion]) == [1.0]
-    # without the prefill: </think>, <answer>, </answer>, answer text | text before: 4 / (sqrt(7) sqrt(5))
+    written = "<think>\nr</think><answer>4</answer>"  # the same response, <think> written by the model
+    assert PREFILL == "<think>\n"
+    for reward in (FormatReward(), FormatReward(strict=True)):
+        assert reward([PREFILL + completion]) == reward([written]) == [1.0]
+    # the completion alone lacks <think>: </think>, <answer>, </answer>, answer text | text before: 4 / (sqrt(7) sqrt(5))
     assert FormatReward()([completion]) == [pytest.approx(4 / math.sqrt(35))]
+
+
+@pytest.mark.parametrize("name", ["format", "tag_count", "language"])
+def test_the_think_prefilled_option_is_gone(name):
+    """A config still setting it fails with one line instead of silently counting ``<think>`` twice."""
+    with pytest.raises(PluginError, match="think_prefilled"):
+        get_registry(autoload=False).build("reward", {"name": name, "think_prefilled": True})
 
 
 # -- tag_count ----------------------------------------------------------------------
@@ -111,8 +124,10 @@ def test_tag_count(text, expected):
     assert TagCountReward()([text]) == [expected]
 
 
-def test_tag_count_think_prefilled():
-    assert TagCountReward(think_prefilled=True)(["r</think><answer>4</answer>"]) == [1.0]
+def test_tag_count_scores_a_prefilled_response_as_one_the_model_wrote():
+    completion = "r</think><answer>4</answer>"
+    assert TagCountReward()([PREFILL + completion]) == TagCountReward()(["<think>\nr</think><answer>4</answer>"]) == [1.0]
+    assert TagCountReward()([completion]) == [0.75]  # the completion alone lacks <think>
 
 
 # -- language -----------------------------------------------------------------------
@@ -132,7 +147,10 @@ def test_language_shares():
 
 def test_language_latin_scripts_and_prefill():
     french = "Je calcule deux plus deux</think><answer>4</answer>"
-    assert LanguageReward(language="fr", think_prefilled=True)([french]) == [1.0]
+    reward = LanguageReward(language="fr")
+    assert reward([PREFILL + french]) == reward(["<think>\nJe calcule deux plus deux</think><answer>4</answer>"]) == [1.0]
+    mixed = "Je calcule 计算</think>"  # the prefilled block is the chain of thought: 2 Latin words, 2 Han characters
+    assert reward([PREFILL + mixed]) == reward(["<think>\n" + mixed]) == [pytest.approx(2 / 4)]
     assert LanguageReward(language="ja")(["<think>これは 計算</think>"]) == [1.0]
     assert LanguageReward(language="ru")(["<think>Считаем сумму, then add</think>"]) == [pytest.approx(2 / 4)]
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from r1.data.chat import encode_prompts
 from r1.errors import ConfigError
 from r1.samplers.hf import stop_token_ids
 from r1.protocols import Rollout
@@ -139,13 +140,12 @@ class VLLMSampler:
         if self._stale:
             push_weights(llm, model)
             self._stale = False
-        # the same tokenisation as the hf sampler: chat-templated prompts carry their special tokens
-        add_special = not getattr(tokenizer, "chat_template", None)
-        prompt_ids = [tokenizer(p, add_special_tokens=add_special)["input_ids"] for p in prompts]
+        # the same tokenisation as the hf sampler: special tokens exactly once
+        prompt_ids = encode_prompts(tokenizer, prompts)
         text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
         params = vllm.SamplingParams(
             n=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
-            logprobs=0 if return_logprobs else None, stop_token_ids=stop_token_ids(tokenizer, self.stop_strings),
+            logprobs=0 if return_logprobs else None, stop_token_ids=stop_token_ids(tokenizer, self.stop_strings, model),
             stop=text_stops or None, include_stop_str_in_output=True, skip_special_tokens=True,
         )
         outputs = llm.generate([{"prompt_token_ids": ids} for ids in prompt_ids], params, use_tqdm=False)
