@@ -38,11 +38,15 @@ class Task(Protocol):
 
     name: str
 
-    def samples(self, split: str, n: int, seed: int = 0) -> list[Sample]:
+    def samples(self, split: str, n: int | None, seed: int = 0) -> Sequence[Sample]:
         """``n`` samples of ``split`` (``"train"`` or ``"test"``), the same for the same seed.
 
-        Each sample has ``id``, ``prompt``, ``answer`` and a reference ``response``
-        in the ``<think>…</think><answer>…</answer>`` template.
+        Each sample has ``id``, ``prompt`` and ``answer``; a generated task also gives a
+        reference ``response`` in the ``<think>…</think><answer>…</answer>`` template. A task
+        read from a dataset may return a lazy sequence (rows read when indexed), accept
+        ``n=None`` for all its rows, and give ``answer: None`` (or ``prompt: None``) for rows
+        that lack one: callers skip and count those. A task that cannot give ``n`` raises
+        ``ValueError`` with the reason.
         """
         ...
 

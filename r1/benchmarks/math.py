@@ -20,16 +20,33 @@ template. ``prompt_style`` picks the instruction appended to the problem:
 ``any`` (the default: ``<answer>``, the last ``\\boxed{}``, ``####``, else the answer
 stated in free text, so that models that follow no template are scored too),
 ``boxed`` or ``template``. Results record it as ``benchmark.extraction``.
+
+Responses reach :meth:`MathBenchmark.score` and :meth:`MathBenchmark.follows_format`
+as the eval phase hands them over: the prompt's think prefill (``<think>`` when the
+chat template ends the prompt with it), then the completion.
+
+The gold answer is the ``answer_field`` value (:func:`r1.data.rows.usable_answer`),
+else, with a ``solution_field``, the answer a worked solution states
+(:func:`r1.data.rows.answer_from_solution`). A shipped benchmark with a row lacking
+both is a broken file (a one-line error naming the row); with ``skip_unanswered``
+(any prompt dataset, :mod:`r1.benchmarks.dataset`) such rows are skipped and
+counted in :attr:`MathBenchmark.skipped_rows`.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from r1.benchmarks.scoring import check_present, gold_answers
-from r1.errors import ConfigError
+from r1.benchmarks.scoring import check_present
+from r1.data.rows import answer_from_solution, usable_answer
+from r1.errors import ConfigError, DataError
 from r1.paths import data_dir
 from r1.protocols import Sample
+
+log = logging.getLogger(__name__)
 
 PROMPT_STYLES: dict[str, str] = {
     "boxed": "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
@@ -62,19 +79,31 @@ class MathBenchmark:
         hub_config: The Hub dataset's configuration name, if any.
         problem_field: The field holding the problem text.
         answer_field: The field holding the gold answer (or a solution ending in
-            ``#### N``, or with a ``\\boxed{}`` answer).
+            ``#### N``); ``None`` = read it from ``solution_field`` only.
+        solution_field: A field holding a worked solution whose stated answer
+            (``#### N`` or the last ``\\boxed{}``) is the gold answer where
+            ``answer_field`` is absent or empty; ``None`` = none.
         id_field: The field holding a stable id; ``None`` = the row number.
         prompt_style: ``boxed`` | ``think`` | ``plain`` (see the module docstring).
         prompt_template: A user message with ``{problem}``; overrides ``prompt_style``.
-        think_prefilled: The chat template already writes ``<think>`` (DeepSeek-R1
-            distills do), so a response starts inside the think block.
         k: Samples per problem under the R1 protocol (``default_k``).
         limit: Keep only the first ``limit`` problems (quick checks).
         max_new_tokens: This benchmark's generation budget, if it needs its own.
         extraction: Where a response states its answer: ``template`` | ``boxed`` | ``any``.
         lenient: Count a response that states some of a multi-answer gold's answers
             as correct (math-verify's behaviour); by default all are needed.
+        skip_unanswered: Skip (and count in :attr:`skipped_rows`) rows without a
+            problem or a gold answer instead of refusing the file; ``limit`` then
+            counts the problems kept.
     """
+
+    field_keys: Mapping[str, str] = {
+        "problem_field": "problem_field",
+        "answer_field": "answer_field",
+        "solution_field": "solution_field",
+        "id_field": "id_field",
+    }
+    """The config key that sets each field, as error messages name it (a subclass may rename the keys)."""
 
     def __init__(
         self,
@@ -85,16 +114,17 @@ class MathBenchmark:
         hub_split: str = "test",
         hub_config: str | None = None,
         problem_field: str = "problem",
-        answer_field: str = "answer",
+        answer_field: str | None = "answer",
+        solution_field: str | None = None,
         id_field: str | None = None,
         prompt_style: str = "boxed",
         prompt_template: str | None = None,
-        think_prefilled: bool = False,
         k: int = 1,
         limit: int | None = None,
         max_new_tokens: int | None = None,
         extraction: str = "any",
         lenient: bool = False,
+        skip_unanswered: bool = False,
     ) -> None:
         from r1.math import check_extraction
 
@@ -106,6 +136,9 @@ class MathBenchmark:
             raise ConfigError(f"benchmark '{name}': prompt_template must contain '{{problem}}'")
         if int(k) < 1:
             raise ConfigError(f"benchmark '{name}': k must be at least 1, got {k}")
+        if not answer_field and not solution_field:
+            keys = self.field_keys
+            raise ConfigError(f"benchmark '{name}': set {keys['answer_field']} or {keys['solution_field']}, where the gold answers are")
         self.name = name
         self.title = title or name
         self.path = path
@@ -114,41 +147,109 @@ class MathBenchmark:
         self.hub_config = hub_config
         self.problem_field = problem_field
         self.answer_field = answer_field
+        self.solution_field = solution_field
         self.id_field = id_field
         self.prompt_style = prompt_style
         self.prompt_template = prompt_template
-        self.think_prefilled = bool(think_prefilled)
         self.default_k = int(k)
         self.limit = limit
         self.max_new_tokens = max_new_tokens
         self.extraction = check_extraction(extraction)
         self.lenient = bool(lenient)
+        self.skip_unanswered = bool(skip_unanswered)
+        self.skipped_rows = 0
+        """Rows the last :meth:`load` skipped for want of a problem or a gold answer (``skip_unanswered``)."""
 
-    def load(self) -> list[Sample]:
-        """The problems as samples: ``id``, ``prompt`` (user message), ``problem``, ``answer``."""
-        from r1.benchmarks.records import load_records, require_fields
+    def read_rows(self) -> tuple[Sequence[Mapping[str, Any]], list[str], str]:
+        """The source's rows, its column names, and how error messages name it."""
+        from r1.benchmarks.records import load_records
 
         path = self.path
         if path is None and not self.hub_id:
             path = str(data_dir() / self.name / "test.jsonl")
         rows = load_records(path, self.hub_id, self.hub_split, self.hub_config)
-        source = f"benchmark '{self.name}' ({self.hub_id or path})"
-        require_fields(rows, [self.problem_field, self.answer_field] + ([self.id_field] if self.id_field else []), source)
-        if self.limit is not None:
-            rows = rows[: int(self.limit)]
-        check_present(rows, [self.problem_field] + ([self.id_field] if self.id_field else []), source)
-        answers = gold_answers(rows, self.answer_field, source)
-        samples = []
-        for index, (row, answer) in enumerate(zip(rows, answers)):
-            problem = str(row[self.problem_field])
-            sample: Sample = {
-                "id": str(row[self.id_field]) if self.id_field else str(index),
-                "prompt": self.prompt_template.replace("{problem}", problem),
-                "problem": problem,
-                "answer": answer,
-            }
-            sample.update({field: row[field] for field in _META_FIELDS if field in row})
-            samples.append(sample)
+        return rows, list(rows[0]) if rows else [], f"benchmark '{self.name}' ({self.hub_id or path})"
+
+    def load(self) -> list[Sample]:
+        """The problems as samples: ``id``, ``prompt`` (user message), ``problem``, ``answer``."""
+        rows, columns, source = self.read_rows()
+        self.check_columns(rows, columns, source)
+        if self.skip_unanswered:
+            return self.usable_samples(rows, source)
+        kept = list(itertools.islice(rows, int(self.limit))) if self.limit is not None else list(rows)
+        check_present(kept, [self.problem_field] + ([self.id_field] if self.id_field else []), source)
+        missing = [i for i, row in enumerate(kept) if self.gold_of(row) is None]
+        if missing:
+            raise DataError(
+                f"{source}: row {missing[0] + 1} has no {'gold answer' if self.solution_field else 'value'} in {self.gold_fields()} "
+                f"({len(missing)} of {len(kept)} rows lack one); "
+                "fill them in or drop those rows"
+            )
+        return [self.sample_of(index, row) for index, row in enumerate(kept)]
+
+    def check_columns(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], source: str) -> None:
+        """A one-line :class:`DataError` for an empty source or a missing field, listing the fields it has."""
+        if len(rows) == 0:
+            raise DataError(f"{source} has no rows")
+        present = ", ".join(columns)
+        for key in ("problem_field", "id_field"):
+            field = getattr(self, key)
+            if field and field not in columns:
+                raise DataError(f"{source} has no field '{field}' ({self.field_keys[key]}); its fields are: {present}")
+        gold = [getattr(self, key) for key in ("answer_field", "solution_field") if getattr(self, key)]
+        if not any(field in columns for field in gold):
+            keys = " or ".join(self.field_keys[key] for key in ("answer_field", "solution_field") if getattr(self, key))
+            named = " or ".join(f"'{field}'" for field in gold)
+            raise DataError(f"{source} has no field {named} for the gold answer ({keys}); its fields are: {present}")
+
+    def gold_fields(self) -> str:
+        """Where gold answers are read, in words, for messages."""
+        places = [f"field '{self.answer_field}'"] if self.answer_field else []
+        places += [f"the solution in field '{self.solution_field}'"] if self.solution_field else []
+        return " or ".join(places)
+
+    def gold_of(self, row: Mapping[str, Any]) -> str | None:
+        """The row's gold answer: its answer field, else the answer its solution states; None when neither has one."""
+        answer = usable_answer(row.get(self.answer_field)) if self.answer_field else None
+        if answer is None and self.solution_field:
+            answer = answer_from_solution(row.get(self.solution_field))
+        return answer
+
+    def sample_of(self, index: int, row: Mapping[str, Any]) -> Sample | None:
+        """Row ``index`` as a sample, or None when it has no problem text or no gold answer."""
+        problem = row.get(self.problem_field)
+        answer = self.gold_of(row)
+        if problem is None or not str(problem).strip() or answer is None:
+            return None
+        ident = row.get(self.id_field) if self.id_field else None
+        sample: Sample = {
+            "id": str(index) if ident is None else str(ident),
+            "prompt": self.prompt_template.replace("{problem}", str(problem)),
+            "problem": str(problem),
+            "answer": answer,
+        }
+        sample.update({field: row[field] for field in _META_FIELDS if field in row})
+        return sample
+
+    def usable_samples(self, rows: Sequence[Mapping[str, Any]], source: str) -> list[Sample]:
+        """The rows that make a sample (up to ``limit`` of them); the others are skipped, counted and warned about."""
+        samples: list[Sample] = []
+        skipped = seen = 0
+        for index, row in enumerate(rows):
+            if self.limit is not None and len(samples) >= int(self.limit):
+                break
+            seen += 1
+            sample = self.sample_of(index, row)
+            if sample is None:
+                skipped += 1
+            else:
+                samples.append(sample)
+        self.skipped_rows = skipped
+        if not samples:
+            keys = " / ".join(self.field_keys[key] for key in ("problem_field", "answer_field", "solution_field"))
+            raise DataError(f"{source}: none of its {seen} rows has both a problem and a gold answer in {self.gold_fields()}; check {keys}")
+        if skipped:
+            log.warning("%s: skipped %d of %d rows without a problem or a gold answer in %s", source, skipped, seen, self.gold_fields())
         return samples
 
     def score(self, responses: list[str], samples: list[Sample]) -> list[float]:
@@ -175,9 +276,9 @@ class MathBenchmark:
     def follows_format(self, response: str) -> bool:
         """Whether the response states its answer the way the prompt asked (a marker, not free text)."""
         if self.prompt_style == "think":
-            from r1.template import matches_strict_template, with_prefill
+            from r1.template import matches_strict_template
 
-            return matches_strict_template(with_prefill(response, self.think_prefilled))
+            return matches_strict_template(response)
         from r1.math import extract_answer
 
         return extract_answer(response) is not None

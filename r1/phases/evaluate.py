@@ -31,9 +31,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from r1.benchmarks.report import bar_chart, flat_metrics, markdown_table, write_json
 from r1.benchmarks.scoring import completion_records, score_benchmark, summarize
+from r1.data.chat import PromptFormat
 from r1.errors import ConfigError
 from r1.phases.common import build_logger, read_settings, run_dir
 from r1.phases.generation import load_for_generation, progress_bar
+from r1.phases.prompting import PromptScreen, read_prompt_settings
 from r1.seeds import derive_seed
 from r1.settings import bounded, to_plain
 
@@ -57,8 +59,6 @@ class EvalSettings:
     """Response budget unless the benchmark sets its own."""
     batch_size: int = bounded(ge=1)
     """Responses generated together (``batch_size // k`` problems at a time, at least one)."""
-    system_prompt: str | None
-    """An optional system message (R1 recommends none)."""
     device: str
     """``auto`` = cuda when available, else cpu; or any torch device string."""
 
@@ -145,12 +145,15 @@ class Generations:
     generate_s: float = 0.0
 
 
-def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, settings: EvalSettings, seed: int, progress: Any) -> Generations:
-    """Sample ``plan.k`` responses per problem in batches of about ``batch_size`` responses."""
-    from r1.data.chat import format_prompt
+def generate(
+    plan: Plan, model: Any, tokenizer: Any, sampler: Any, settings: EvalSettings, seed: int, progress: Any, prompt_format: PromptFormat,
+) -> Generations:
+    """Sample ``plan.k`` responses per problem in batches of about ``batch_size`` responses.
 
+    Responses are the full ones a benchmark scores: a prompt's think prefill, then the generated text.
+    """
     task = progress.add_task(plan.title, total=len(plan.samples) * plan.k)
-    prompts = [format_prompt(tokenizer, s["prompt"], settings.system_prompt) for s in plan.samples]
+    prompts = prompt_format.render_many([s["prompt"] for s in plan.samples])
     out = Generations([], [], [])
     batch = max(1, settings.batch_size // plan.k)  # prompts per batch
     for b, first in enumerate(range(0, len(prompts), batch)):
@@ -167,7 +170,7 @@ def generate(plan: Plan, model: Any, tokenizer: Any, sampler: Any, settings: Eva
         token_counts, cut = rollout.completion_lengths.tolist(), rollout.truncated.tolist()
         for i in range(len(rollout.texts) // plan.k):  # row i * k + j is sample j of prompt i
             group = slice(i * plan.k, (i + 1) * plan.k)
-            out.responses.append(rollout.texts[group])
+            out.responses.append([prompt_format.full_response(text) for text in rollout.texts[group]])
             out.lengths.append(token_counts[group])
             out.truncated.append(cut[group])
         out.generated_tokens += rollout.stats.get("generated_tokens", 0.0)
@@ -195,12 +198,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     start = time.perf_counter()
     settings = read_settings(EvalSettings, cfg.phase)
+    prompt = read_prompt_settings(cfg)
     registry = get_registry(cfg.plugins.blocked)
     plans = plan_benchmarks(settings, cfg.benchmark, registry)
     out = run_dir(cfg)
     logger = build_logger(cfg)  # before the model: a logger that cannot start fails in seconds, not after the run
     model, tokenizer = load_for_generation(cfg.model, settings.device)
     sampler = registry.build("sampler", cfg.sampler)
+    prompt_format = PromptFormat(tokenizer, prompt)
+    skipped = {plan.name: drop_long_prompts(plan, prompt_format) for plan in plans}
 
     results: dict[str, dict[str, Any]] = {}
     completions = out / "completions.jsonl"
@@ -208,9 +214,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     tokens, seconds = 0.0, 0.0
     with progress_bar("responses") as progress:
         for plan in plans:
-            gen = generate(plan, model, tokenizer, sampler, settings, int(cfg.seed), progress)
+            gen = generate(plan, model, tokenizer, sampler, settings, int(cfg.seed), progress, prompt_format)
             scored = score_benchmark(plan.benchmark, plan.samples, gen.responses)
             results[plan.name] = summarize(plan.benchmark, scored, gen.lengths, gen.truncated)
+            results[plan.name].update(skipped[plan.name])
             with completions.open("a", encoding="utf-8") as handle:
                 for row in completion_records(plan.name, scored, gen.lengths, gen.truncated):
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -236,6 +243,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         logger.save()
         logger.finalize("success")
     return {**summary, "output_dir": str(out)}
+
+
+def drop_long_prompts(plan: Plan, prompt_format: PromptFormat) -> dict[str, int]:
+    """Leave out problems whose prompt exceeds ``prompt.max_tokens``; returns what the results record as skipped.
+
+    ``skipped/no_answer`` counts the rows the benchmark itself left out for want of a gold
+    answer (its ``skipped_rows``, when it has one); neither kind is in the scores' denominator.
+    """
+    screen = PromptScreen(prompt_format, need_answer=False)
+    kept = [sample for sample in plan.samples if screen.usable(sample)]
+    if len(kept) < len(plan.samples):
+        print(f"[eval] {plan.title}: {len(plan.samples) - len(kept)} problems skipped, prompt over prompt.max_tokens", flush=True)
+    if not kept:
+        raise ConfigError(f"benchmark '{plan.name}': every prompt is longer than prompt.max_tokens={prompt_format.settings.max_tokens}; raise it")
+    plan.samples = kept
+    counts = screen.summary()
+    counts["skipped/no_answer"] = int(getattr(plan.benchmark, "skipped_rows", 0) or 0)
+    return counts
 
 
 def batch_seed(seed: int, benchmark: str, batch: int) -> int:

@@ -28,7 +28,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,10 +41,11 @@ from torch.utils.data import DataLoader
 from r1.algorithms.advantages import tied_groups
 from r1.algorithms.logprobs import token_entropy, token_logprobs
 from r1.algorithms.objective import grpo_loss
-from r1.data.chat import format_prompt
-from r1.errors import ConfigError, PluginError
+from r1.data.chat import PromptFormat
+from r1.errors import ConfigError, DataError, PluginError
 from r1.math import warm_up as warm_up_verifier
 from r1.models.completion_logits import completion_logits
+from r1.phases.prompting import PromptScreen, read_prompt_settings, take_usable
 from r1.phases.validation import evaluate_greedy
 from r1.protocols import AdvantageEstimator, KLEstimator, LossAggregation, PolicyLoss, Reward, Rollout, Sample, Sampler, Task
 from r1.scale import clip_gradients, fsdp_units, generation_context
@@ -109,8 +110,8 @@ class GRPOSettings:
     """Groups whose rewards all tie are left out of the update (dynamic sampling)."""
     max_grad_norm: float | None = bounded(gt=0)
     """Gradient clipping by global norm; null = off."""
-    train_prompts: int = bounded(ge=1)
-    """Training prompts drawn from the task's train split."""
+    train_prompts: int | None = bounded(ge=1)
+    """Training prompts drawn from the task's train split; null = every row a dataset task has."""
     val_prompts: int = bounded(ge=0)
     """Held-out prompts scored greedily; 0 = no validation."""
     val_every: int = bounded(ge=1)
@@ -121,8 +122,6 @@ class GRPOSettings:
     """Append a step's completions to ``completions.jsonl`` (and a logger table) every this many steps; 0 = never."""
     progress_bar: bool
     """A rich progress bar with the step, the reward and the ETA."""
-    system_prompt: str | None
-    """An optional system message before each prompt."""
     optimizer: dict[str, Any]
     """A ``_partial_`` optimizer node (Hydra ``_target_``), called with the policy's trainable parameters."""
     seed: int
@@ -145,27 +144,64 @@ def settings_from(cfg: DictConfig) -> GRPOSettings:
 class PromptSchedule:
     """Which prompts step ``s`` trains on: a fixed shuffle per epoch, a pure function of (seed, step).
 
+    Prompts a :class:`~r1.phases.prompting.PromptScreen` refuses (no gold answer, over the
+    token cap) are passed over and counted, and the step takes the next ones in the shuffle,
+    so every step has ``prompts_per_step`` usable prompts. Where each step starts in the
+    shuffled stream is remembered, so stepping in order costs only that step's prompts and a
+    resumed run finds its place by walking the steps before it (a tokenizer call per prompt).
+
     Under DDP every rank computes the same global batch and takes its own slice of
     whole prompts, so each group of G completions stays on one rank.
+
+    Args:
+        samples: the task's training prompts (a list, or a lazy view of a dataset's rows).
+        prompts_per_step: P, prompts per step (global, before the split across ranks).
+        seed: the run's seed; the shuffle of each epoch derives from it.
+        screen: decides which samples are usable; None = all are (set it once the tokenizer is known).
     """
 
-    def __init__(self, samples: list[Sample], prompts_per_step: int, seed: int) -> None:
-        if not samples:
+    def __init__(self, samples: Sequence[Sample], prompts_per_step: int, seed: int, screen: PromptScreen | None = None) -> None:
+        if not len(samples):
             raise ConfigError("GRPO has no training prompts; check the task or dataset")
-        self.samples, self.per_step, self.seed = samples, prompts_per_step, seed
+        self.samples, self.per_step, self.seed, self.screen = samples, prompts_per_step, seed, screen
         self._orders: dict[int, list[int]] = {}
+        self._starts: list[int] = [0]  # _starts[s] = position in the shuffled stream where step s begins
 
     def _order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
             order = list(range(len(self.samples)))
             random.Random(derive_seed(self.seed, "grpo/prompts", epoch)).shuffle(order)
-            self._orders[epoch] = order
+            self._orders = {epoch: order}  # one epoch's order at a time: a big dataset's orders add up
         return self._orders[epoch]
 
+    def _at(self, position: int) -> Sample:
+        n = len(self.samples)
+        return self.samples[self._order(position // n)[position % n]]
+
+    def _take(self, start: int) -> tuple[list[Sample], int]:
+        """P usable prompts from stream position ``start``, and the position after the last one looked at."""
+        chosen: list[Sample] = []
+        position, passed = start, 0
+        while len(chosen) < self.per_step:
+            sample = self._at(position)
+            position += 1
+            if self.screen is None or self.screen.usable(sample):
+                chosen.append(sample)
+                passed = 0
+            else:
+                passed += 1
+                if passed >= len(self.samples):  # a whole epoch without a usable prompt
+                    counts = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(self.screen.skipped.items()))
+                    raise DataError(f"none of the {len(self.samples)} training prompts can be used ({counts}); check the task's columns and prompt.max_tokens")
+        return chosen, position
+
     def step(self, step: int, rank: int = 0, world_size: int = 1) -> list[Sample]:
-        first = step * self.per_step
-        positions = range(first, first + self.per_step)
-        chosen = [self.samples[self._order(p // len(self.samples))[p % len(self.samples)]] for p in positions]
+        """This rank's share of step ``step``'s prompts."""
+        while len(self._starts) <= step:  # walk the steps before it once (a resumed run)
+            self._starts.append(self._take(self._starts[-1])[1])
+        chosen, end = self._take(self._starts[step])
+        if len(self._starts) == step + 1:
+            self._starts.append(end)
         share = math.ceil(len(chosen) / world_size)
         return chosen[rank * share : (rank + 1) * share]
 
@@ -241,7 +277,8 @@ class Parts:
     algorithm: Algorithm
     optimizer: Callable[..., torch.optim.Optimizer]
     schedule: PromptSchedule
-    val_samples: list[Sample]
+    val_pool: Sequence[Sample]
+    """Held-out prompts to choose the validation set from, once the tokenizer can screen them (:func:`held_out_samples`)."""
 
 
 def build_parts(cfg: DictConfig, settings: GRPOSettings) -> Parts:
@@ -254,9 +291,19 @@ def build_parts(cfg: DictConfig, settings: GRPOSettings) -> Parts:
     sampler = registry.build("sampler", cfg.sampler)
     algorithm = build_algorithm(registry, settings)
     optimizer = build_optimizer(settings.optimizer)
-    schedule = PromptSchedule(task.samples("train", settings.train_prompts, seed=settings.seed), settings.prompts_per_step, settings.seed)
-    val_samples = task.samples("test", settings.val_prompts, seed=HELD_OUT_SEED) if settings.val_prompts else []
-    return Parts(task, reward, sampler, algorithm, optimizer, schedule, val_samples)
+    try:
+        train = task.samples("train", settings.train_prompts, seed=settings.seed)
+    except ValueError as error:
+        raise ConfigError(f"task '{task.name}' cannot give phase.train_prompts={settings.train_prompts} prompts: {error}") from error
+    schedule = PromptSchedule(train, settings.prompts_per_step, settings.seed)
+    val_pool = task.samples("test", settings.val_prompts, seed=HELD_OUT_SEED) if settings.val_prompts else []
+    return Parts(task, reward, sampler, algorithm, optimizer, schedule, val_pool)
+
+
+def held_out_samples(parts: Parts, settings: GRPOSettings, prompt_format: PromptFormat) -> tuple[list[Sample], PromptScreen]:
+    """The validation prompts: the held-out pool's usable ones (with an answer, within the token cap), and what was skipped."""
+    screen = PromptScreen(prompt_format)
+    return take_usable(parts.val_pool, settings.val_prompts, screen), screen
 
 
 # ----------------------------------------------------------------------------- the LightningModule
@@ -265,7 +312,7 @@ def build_parts(cfg: DictConfig, settings: GRPOSettings) -> Parts:
 class GRPOModule(lightning.LightningModule):
     """Thin Lightning wrapper: owns the models and the optimizer, calls the named steps."""
 
-    def __init__(self, policy, tokenizer, settings: GRPOSettings, parts: Parts, run_dir: Path) -> None:
+    def __init__(self, policy, tokenizer, settings: GRPOSettings, parts: Parts, run_dir: Path, prompt_format: PromptFormat) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.policy = policy
@@ -277,7 +324,10 @@ class GRPOModule(lightning.LightningModule):
         self.settings, self.algorithm = settings, parts.algorithm
         self.reward, self.sampler, self.schedule = parts.reward, parts.sampler, parts.schedule
         self.optimizer_factory = parts.optimizer
-        self.val_samples, self.check, self.run_dir = parts.val_samples, parts.task.check, run_dir
+        self.prompt_format = prompt_format
+        self.schedule.screen = PromptScreen(prompt_format)
+        self.val_samples, self.val_screen = held_out_samples(parts, settings, prompt_format)
+        self.check, self.run_dir = parts.task.check, run_dir
         self.history: list[dict[str, float]] = []
         self.rollout_step = 0
         """Rollout steps completed (the next step's index); saved in checkpoints, so a resumed run continues it."""
@@ -353,7 +403,7 @@ class GRPOModule(lightning.LightningModule):
     def generate(self, samples: list[Sample], seed: int) -> Rollout:
         """P prompts × G completions from the sampler plugin."""
         s = self.settings
-        prompts = [format_prompt(self.tokenizer, x["prompt"], s.system_prompt) for x in samples]
+        prompts = self.prompt_format.render_many([x["prompt"] for x in samples])
         # Under FSDP: the full weights, gathered once for the whole rollout (r1/scale.py).
         with generation_context(self.policy, self.trainer.strategy) as policy:
             return self.sampler.generate(
@@ -368,7 +418,8 @@ class GRPOModule(lightning.LightningModule):
         g = self.settings.group_size
         fields = {key: [x.get(key) for x in samples for _ in range(g)] for key in samples[0]}
         fields["completion_length"] = rollout.completion_lengths.tolist()
-        result = score_batch(self.reward, rollout.texts, fields)
+        texts = [self.prompt_format.full_response(text) for text in rollout.texts]  # the prefilled <think> included
+        result = score_batch(self.reward, texts, fields)
         total = torch.tensor([0.0 if r is None else float(r) for r in result.total])
         return Scores(total=total, components=dict(result.components), errors=int(result.errors))
 
@@ -452,7 +503,7 @@ class GRPOModule(lightning.LightningModule):
         s = self.settings
         return evaluate_greedy(
             policy, self.tokenizer, self.sampler, self.val_samples,
-            max_new_tokens=s.max_new_tokens, system_prompt=s.system_prompt, verify=self.check,
+            max_new_tokens=s.max_new_tokens, prompt_format=self.prompt_format, verify=self.check,
         )
 
     # ----- observability -------------------------------------------------------------------
@@ -518,7 +569,7 @@ class GRPOModule(lightning.LightningModule):
         for i, text in enumerate(rollout.texts):
             sample = samples[i // g]
             rows.append({
-                "step": step, "prompt": sample["prompt"], "answer": sample.get("answer"), "completion": text,
+                "step": step, "prompt": sample["prompt"], "answer": sample.get("answer"), "completion": self.prompt_format.full_response(text),
                 "reward": float(scores.total[i]), "advantage": float(advantages[i]),
                 **{f"reward_{k}": v[i] for k, v in scores.components.items()},
             })
@@ -611,6 +662,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from r1.phases.start import starting_policy
 
     settings = settings_from(cfg)
+    prompt = read_prompt_settings(cfg)
     parts = build_parts(cfg, settings)
     folder = run_dir(cfg)
     state = resume_state(cfg, "grpo", folder)
@@ -619,10 +671,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     warm_up_verifier(wait=False)
     model_cfg = starting_policy(cfg)
     policy, tokenizer = load_model(model_cfg)
-    module = GRPOModule(policy, tokenizer, settings, parts, folder)
-    trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(parts.val_samples))
+    module = GRPOModule(policy, tokenizer, settings, parts, folder, PromptFormat(tokenizer, prompt))
+    trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(module.val_samples))
     initial = None
-    if state.ckpt_path is None and parts.val_samples and trainer.is_global_zero:
+    if state.ckpt_path is None and module.val_samples and trainer.is_global_zero:
         initial = module.held_out(policy)
         module.record_held_out(initial)
     started = time.perf_counter()
@@ -634,7 +686,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
         "resumed_from_step": module.resumed_from_step, "algorithm": parts.algorithm.names,
         "initial/accuracy": initial["accuracy"] if initial else None,
+        "prompt/style": prompt.style, "prompt/prefill": module.prompt_format.prefill,
+        **module.schedule.screen.summary(),
+        **{f"held_out/{key}": n for key, n in module.val_screen.summary().items()},
     }
+    module.schedule.screen.report("grpo")
     return finish(module, trainer, summary, folder, state.dir)
 
 

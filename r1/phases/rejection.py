@@ -10,8 +10,11 @@ Here::
 The policy follows :mod:`r1.phases.start` (``phase.init_from``): by default the
 finished GRPO run of this config, else its cold-start SFT model, else one line saying
 what to run first; never the untrained base model unless asked (``phase.init_from=model``).
-Prompts come from the task's train split (``phase.num_prompts``), or from a file
-with prompt/answer fields (``phase.dataset=<path>``).
+Prompts come from the task's train split (``phase.num_prompts``): the built-in
+task, or any dataset with ``task=dataset task.path=<file>`` (:mod:`r1.tasks.dataset`).
+Prompts without a gold answer, or longer than ``prompt.max_tokens``, are skipped and
+counted in ``report.json``. Responses are recorded as the filters read them: a
+prompt's think prefill (``<think>`` written by the chat template) included.
 
 **Built for long jobs.** Prompts are processed in chunks of ``phase.chunk_size``;
 each finished chunk is written as one file (``chunks/<index>.json``: its kept
@@ -44,6 +47,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from r1.data.chat import PromptFormat, PromptSettings
 from r1.errors import ConfigError, DataError
 from r1.filters.cascade import CAP, apply_filters, build_filters
 from r1.phases.common import (
@@ -57,6 +61,7 @@ from r1.phases.common import (
     release_folder,
     run_dir,
 )
+from r1.phases.prompting import PromptScreen, read_prompt_settings
 from r1.protocols import Sample
 from r1.seeds import derive_seed
 from r1.settings import bounded, differences, to_plain
@@ -82,19 +87,9 @@ class RejectionSettings:
     grpo: list[str]
     """Overrides of the GRPO run whose model ``auto``/``grpo`` look for, as on its command line."""
     num_prompts: int | None = bounded(ge=1)
-    """Prompts to sample: train problems of the task, or the first N rows of ``dataset`` (null = all rows)."""
+    """Prompts to sample: the first N of the task's split (null = every row of a dataset task)."""
     split: str
     """The task split the prompts come from."""
-    dataset: str | None
-    """A JSONL/JSON/Parquet file or saved datasets folder with prompt/answer fields; null = the task."""
-    dataset_split: str
-    """The split to read from a saved ``DatasetDict``."""
-    prompt_field: str
-    """The field of ``dataset`` holding the user message."""
-    answer_field: str
-    """The field holding the gold answer (a ``#### N`` solution works too)."""
-    id_field: str | None
-    """A field with a stable id per prompt; null = the row number."""
     samples_per_prompt: int = bounded(ge=1)
     """k: responses generated per prompt."""
     max_kept_per_prompt: int | None = bounded(ge=1)
@@ -107,16 +102,10 @@ class RejectionSettings:
     """Nucleus sampling threshold."""
     max_new_tokens: int = bounded(ge=1)
     """Response budget."""
-    system_prompt: str | None
-    """An optional system message."""
     device: str
     """``auto`` = cuda when available, else cpu; or any torch device string."""
     output_dir: str | None
     """Where to write and resume; null = ``<paths.output_root>/rejection/run-<digest of what decides the samples>``."""
-
-    def __post_init__(self) -> None:
-        if self.num_prompts is None and self.dataset is None:
-            raise ConfigError("phase.num_prompts must be set when prompts come from the task (phase.dataset is null)")
 
 
 # ----------------------------------------------------------------------------- the output folder
@@ -136,7 +125,8 @@ def sample_config(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any) 
         "seed": int(cfg.seed),
         "model": to_plain(model_cfg),
         "weights": weights_fingerprint(model_cfg.get("name_or_path")),
-        "task": to_plain(cfg.task) if not settings.dataset else None,
+        "task": to_plain(cfg.task),
+        "prompt": to_plain(cfg.prompt),
         "sampler": to_plain(cfg.sampler),
         "filter": to_plain(cfg.filter),
         "phase": phase,
@@ -194,33 +184,17 @@ def read_chunks(folder: Path, count: int) -> Iterator[dict[str, Any]]:
 # ----------------------------------------------------------------------------- prompts
 
 
-def load_prompts(cfg: DictConfig, settings: RejectionSettings, registry: Any) -> list[Sample]:
-    """The prompts to sample: the task's split, or the rows of ``phase.dataset``; each with ``id``, ``prompt``, ``answer``."""
-    limit = settings.num_prompts
-    if settings.dataset:
-        from r1.benchmarks.records import load_records, require_fields
-        from r1.benchmarks.scoring import check_present, gold_answers
-
-        id_field, prompt_field, answer_field = settings.id_field, settings.prompt_field, settings.answer_field
-        source = f"phase.dataset '{settings.dataset}'"
-        rows = load_records(settings.dataset, split=settings.dataset_split)
-        require_fields(rows, [prompt_field, answer_field] + ([id_field] if id_field else []), source)
-        rows = rows[:limit] if limit is not None else rows
-        check_present(rows, [prompt_field] + ([id_field] if id_field else []), source)
-        answers = gold_answers(rows, answer_field, source)
-        prompts = [
-            {"id": str(row[id_field]) if id_field else str(i), "prompt": str(row[prompt_field]), "answer": answer}
-            for i, (row, answer) in enumerate(zip(rows, answers))
-        ]
-        if len({p["id"] for p in prompts}) != len(prompts):
-            raise DataError(f"phase.dataset '{settings.dataset}': field '{id_field}' has repeated values; ids must be unique per prompt")
-        return prompts
+def load_prompts(cfg: DictConfig, settings: RejectionSettings, registry: Any, screen: PromptScreen) -> list[Sample]:
+    """The usable prompts of the task's split, each with ``id``, ``prompt``, ``answer``; the rest counted by ``screen``."""
     task = registry.build("task", cfg.task)
     try:
-        samples = task.samples(settings.split, limit, seed=int(cfg.seed))
+        samples = task.samples(settings.split, settings.num_prompts, seed=int(cfg.seed))
     except ValueError as error:
-        raise ConfigError(f"task '{cfg.task.name}' cannot give {limit} {settings.split} prompts: {error}") from error
-    return [{"id": str(s["id"]), "prompt": str(s["prompt"]), "answer": str(s["answer"])} for s in samples]
+        raise ConfigError(f"task '{cfg.task.name}' cannot give {settings.num_prompts} {settings.split} prompts: {error}") from error
+    prompts = [{"id": str(s["id"]), "prompt": str(s["prompt"]), "answer": str(s["answer"])} for s in samples if screen.usable(s)]
+    if len({p["id"] for p in prompts}) != len(prompts):
+        raise DataError(f"task '{cfg.task.name}' gives repeated prompt ids; ids must be unique per prompt (task.id_column)")
+    return prompts
 
 
 def chunk_seed(seed: int, index: int) -> int:
@@ -379,14 +353,17 @@ def print_report(report: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- the runner
 
 
-def sample_chunks(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any, registry: Any, prompts: list[Sample], pending: list[int], folder: Path, steps: list) -> None:
+def sample_chunks(
+    cfg: DictConfig, settings: RejectionSettings, model_cfg: Any, registry: Any, prompts: list[Sample], pending: list[int], folder: Path, steps: list,
+    prompt: PromptSettings,
+) -> None:
     """Generate, filter and atomically record each pending chunk, with a progress bar over prompts."""
-    from r1.data.chat import format_prompt
     from r1.phases.generation import load_for_generation, progress_bar
 
     k, size = settings.samples_per_prompt, settings.chunk_size
     model, tokenizer = load_for_generation(model_cfg, settings.device)
     sampler = registry.build("sampler", cfg.sampler)
+    prompt_format = PromptFormat(tokenizer, prompt)
     done = len(prompts) - sum(len(prompts[i * size : (i + 1) * size]) for i in pending)
     with progress_bar("prompts") as progress:
         bar = progress.add_task("rejection sampling", total=len(prompts), completed=done)
@@ -395,14 +372,15 @@ def sample_chunks(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any, 
             rollout = sampler.generate(
                 model,
                 tokenizer,
-                [format_prompt(tokenizer, p["prompt"], settings.system_prompt) for p in chunk],
+                prompt_format.render_many([p["prompt"] for p in chunk]),
                 num_samples=k,
                 max_new_tokens=settings.max_new_tokens,
                 temperature=settings.temperature,
                 top_p=settings.top_p,
                 seed=chunk_seed(int(cfg.seed), index),
             )
-            samples = make_samples(chunk, rollout.texts, rollout.completion_lengths.tolist(), rollout.truncated.tolist(), k)
+            texts = [prompt_format.full_response(text) for text in rollout.texts]  # as the filters read them: the prefill included
+            samples = make_samples(chunk, texts, rollout.completion_lengths.tolist(), rollout.truncated.tolist(), k)
             record = filter_chunk(index, chunk, samples, steps, settings.max_kept_per_prompt, rollout.stats)
             atomic_write(chunk_path(folder, index), json.dumps(record, ensure_ascii=False) + "\n")
             progress.advance(bar, len(chunk))
@@ -410,16 +388,21 @@ def sample_chunks(cfg: DictConfig, settings: RejectionSettings, model_cfg: Any, 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Generate, filter and record every pending chunk, then write the dataset and the report."""
+    from r1.models import load_tokenizer
     from r1.phases.start import sampling_policy
     from r1.plugins import get_registry
 
     settings = read_settings(RejectionSettings, cfg.phase)
+    prompt = read_prompt_settings(cfg)
     model_cfg = sampling_policy(cfg, settings.init_from, settings.grpo)
     registry = get_registry(cfg.plugins.blocked)
     steps = build_filters(to_plain(cfg.filter.filters) if cfg.filter.get("filters") is not None else [], registry)
-    prompts = load_prompts(cfg, settings, registry)
+    screen = PromptScreen(PromptFormat(load_tokenizer(model_cfg.get("tokenizer") or model_cfg.get("name_or_path")), prompt))
+    prompts = load_prompts(cfg, settings, registry, screen)
+    screen.report("rejection")
     if not prompts:
-        raise DataError("no prompts to sample: the task or dataset gave none")
+        skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(screen.skipped.items()))
+        raise DataError(f"no prompts to sample: the task gave none that can be used{f' ({skipped})' if skipped else ''}")
     config = sample_config(cfg, settings, model_cfg)
     folder = output_folder(cfg, settings, config)
     claim_folder(folder, config)
@@ -436,12 +419,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     logger = build_logger(cfg)  # before sampling: a logger that cannot start fails in seconds, not after the run
     pending = [i for i in range(count) if not chunk_path(folder, i).exists()]
     if pending:  # a folder whose chunks are all recorded is only re-assembled: no model is loaded
-        sample_chunks(cfg, settings, model_cfg, registry, prompts, pending, folder, steps)
+        sample_chunks(cfg, settings, model_cfg, registry, prompts, pending, folder, steps, prompt)
 
     chunks = list(read_chunks(folder, count))
     if len(chunks) != count:  # pragma: no cover - every pending chunk was just written
         raise DataError(f"{folder} is missing chunk files; run the same command again to finish it")
     report = summarize_chunks(chunks, folder, len(prompts))
+    report.update(screen.summary())
     dataset_dir = write_outputs(folder, chunks, report)
     print_report(report)
     if logger:
@@ -457,6 +441,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "output_dir": str(folder),
         "dataset_dir": str(dataset_dir),
         "samples_path": str(folder / "samples.jsonl"),
+        **screen.summary(),
     }
     mark_done(folder, summary)
     return summary

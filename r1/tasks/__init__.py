@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from r1.hookspecs import hookimpl
 from r1.tasks.arithmetic import ArithmeticTask
+from r1.tasks.dataset import DatasetTask
 
 
 @hookimpl
 def r1_tasks():
-    return {"arithmetic": ArithmeticTask}
+    return {"arithmetic": ArithmeticTask, "dataset": DatasetTask}

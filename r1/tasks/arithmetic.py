@@ -64,10 +64,12 @@ class ArithmeticTask:
         self.test_percent = int(test_percent)
         self.prompt_template = prompt_template
 
-    def samples(self, split: str, n: int, seed: int = 0) -> list[Sample]:
+    def samples(self, split: str, n: int | None, seed: int = 0) -> list[Sample]:
         """``n`` distinct problems of ``split``; the same ``(split, n, seed)`` gives the same list."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
+        if n is None:
+            raise ValueError("the arithmetic task makes problems on demand and has no 'all rows'; give a number of prompts")
         capacity = sum(self._approx_split_size(d, split) for d in set(self.digits))
         if n > 0.9 * capacity:
             raise ValueError(f"asked for {n} {split} problems but digits={self.digits} have only about {capacity}; add a level or lower n")

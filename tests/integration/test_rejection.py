@@ -108,12 +108,14 @@ def test_prompts_from_a_dataset_file_and_the_per_prompt_cap(oracle, tmp_path):
     rows = [{"question": f"{a}+{a + 11}", "solution": f"... #### {2 * a + 11}"} for a in range(20, 26)]
     (tmp_path / "prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = compose_with(
-        *SMALL, "filter=none", "phase.samples_per_prompt=3", "phase.max_kept_per_prompt=2", f"phase.dataset={tmp_path / 'prompts.jsonl'}",
-        "phase.prompt_field=question", "phase.answer_field=solution", "logger=none", f"paths.output_root={tmp_path}", f"paths.output_dir={tmp_path / 'hydra'}",
+        *SMALL, "filter=none", "phase.samples_per_prompt=3", "phase.max_kept_per_prompt=2", "phase.num_prompts=null",
+        "task=dataset", f"task.path={tmp_path / 'prompts.jsonl'}", "task.test_size=0", "task.prompt_column=question",
+        "task.answer_column=null", "task.solution_column=solution",
+        "logger=none", f"paths.output_root={tmp_path}", f"paths.output_dir={tmp_path / 'hydra'}",
     )
     summary = run(cfg)
     data = load_dataset(Path(summary["dataset_dir"]))
-    assert len(data) == 12 and data[0]["answer"] == "51" and data[0]["prompt"] == "20+31"
+    assert len(data) == 12 and {row["prompt"]: row["answer"] for row in data}["20+31"] == "51"
     assert json.loads((Path(summary["output_dir"]) / "report.json").read_text())["rejected_by"] == {"max_per_prompt": 6}
 
 

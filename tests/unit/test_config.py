@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from r1.errors import R1Error
 from r1.models import load_model
 from r1.overrides import group_options
 from r1.paths import conf_dir
@@ -54,12 +57,32 @@ def test_every_reward_option_builds_and_scores(option):
     assert len(scores) == 1
 
 
+DATASETS = Path(__file__).resolve().parents[1] / "data" / "datasets"
+# The dataset-backed task options, pointed at the small fixture of their shape (tests never download).
+DATASET_TASKS = {
+    "dataset": ["task.path=" + str(DATASETS / "gsm8k_sample.jsonl"), "task.prompt_column=question"],
+    "gsm8k": ["task.path=" + str(DATASETS / "gsm8k_sample.jsonl"), "task.test_split=null", "task.test_size=5"],
+    "math": ["task.path=" + str(DATASETS / "math_sample.jsonl"), "task.test_size=5"],
+    "numina": ["task.path=" + str(DATASETS / "numina_sample.jsonl"), "task.test_split=null", "task.test_size=5"],
+}
+
+
 @pytest.mark.parametrize("option", GROUPS["task"])
 def test_every_task_option_builds(option):
-    cfg = compose_with(f"task={option}")
+    cfg = compose_with(f"task={option}", *DATASET_TASKS.get(option, []))
     task = get_registry(autoload=False).build("task", cfg.task)
     sample = task.samples("train", 1)[0]
-    assert task.check(sample["response"], sample["answer"])
+    assert sample["answer"] is not None and sample["prompt"]
+    assert task.check(sample.get("response") or f"<think>…</think><answer>{sample['answer']}</answer>", sample["answer"])
+
+
+@pytest.mark.parametrize("option", ["gsm8k", "math", "numina"])
+def test_a_hub_preset_without_network_says_how_to_use_a_local_copy(option, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    cfg = compose_with(f"task={option}")
+    with pytest.raises(R1Error, match=r"^could not load dataset '[^']+'.*; without network, copy .* and pass task.path=DIR$"):
+        get_registry(autoload=False).build("task", cfg.task)
 
 
 @pytest.mark.parametrize("option", [o for o in GROUPS["model"] if o != "hf"])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from r1.benchmarks.dataset import DatasetBenchmark
+from r1.benchmarks.math import gsm8k
 from r1.math import extract_answer, is_equivalent, warm_up
 from r1.math.agreement import gsm8k_pairs, gsm8k_wrong_pairs, load_jsonl, math500_rewrites
+from r1.paths import data_dir
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,6 +29,22 @@ def test_math500_boxed_solution_agrees_with_answer():
     failures = [(b, r["answer"]) for b, r in zip(boxed, records) if not is_equivalent(b, r["answer"])]
     assert len(failures) <= 5, failures  # >= 99 %
     assert not failures, failures  # and in fact 100 %
+
+
+def test_dataset_gold_from_math500_solutions_agrees_with_its_answers():
+    """``benchmark=dataset`` with only a solution column (MATH, NuminaMath) reads the gold the answer column states."""
+    path = str(data_dir() / "math500" / "test.jsonl")
+    from_solutions = DatasetBenchmark(path, "test", None, "problem", None, "solution", "unique_id").load()
+    records = {r["unique_id"]: r["answer"] for r in load_jsonl("math500")}
+    assert len(from_solutions) == len(records) == 500
+    failures = [(s["answer"], records[s["id"]]) for s in from_solutions if not is_equivalent(s["answer"], records[s["id"]])]
+    assert not failures, failures
+
+
+def test_dataset_gold_from_gsm8k_worked_answers_matches_the_suite():
+    path = str(data_dir() / "gsm8k" / "test.jsonl")
+    from_dataset = DatasetBenchmark(path, "test", None, "question", "answer", None, None).load()
+    assert [s["answer"] for s in from_dataset] == [s["answer"] for s in gsm8k().load()]
 
 
 def test_math500_rewritten_answers_still_match():

@@ -108,7 +108,6 @@ RULES = [
     ("sft", "phase.optimizer.lr", 0, r"^phase.optimizer.lr must be a number more than 0, not 0$"),
     ("distill", "phase.kd.weight", 0.5, r"^phase.kd.weight > 0 needs a teacher"),
     ("distill", "phase.kd", 3, r"^phase.kd must be a mapping of settings, not 3$"),
-    ("rejection", "phase.num_prompts", None, r"^phase.num_prompts must be set when prompts come from the task"),
     ("pipeline", "phase.stages", ["distill"], r"^the distill stage needs the rejection stage's dataset"),
     ("pipeline", "phase.evaluate", ["teacher"], r"^unknown model\(s\) to evaluate \['teacher'\]"),
 ]
