@@ -157,7 +157,37 @@ def read_table(path: str, split: str = "train", name: str | None = None):
         return _guarded(path, lambda: datasets.load_dataset(str(local), split=split))
     if looks_local(path):
         raise DataError(f"data path '{path}' does not exist; give a JSONL/Parquet file, a `datasets` folder or a Hub id (data.path)")
+    problem = hub_problem()
+    if problem is not None:
+        raise DataError(f"could not load dataset '{path}': {problem}")
     return _guarded(path, lambda: datasets.load_dataset(path, name, split=split))
+
+
+HUB_PROBE_SECONDS = 3.0
+"""How long :func:`hub_problem` waits for a connection to the Hub before calling it unreachable."""
+
+
+def hub_problem(timeout: float = HUB_PROBE_SECONDS) -> str | None:
+    """Why the Hugging Face Hub cannot be reached, or None when it can (or when offline mode is on).
+
+    Without it, a machine with no network spends half a minute in retries, each logged,
+    before ``datasets`` gives up; one connection attempt says the same in seconds. In
+    offline mode (``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``) ``datasets`` reads its cache
+    without the network, so nothing is probed.
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(flag, "").lower() in ("1", "true", "yes", "on") for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return None
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        return f"the Hub ({host}) cannot be reached ({error.strerror or type(error).__name__})"
+    return None
 
 
 def _guarded(path: str, load):

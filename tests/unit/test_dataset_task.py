@@ -143,3 +143,16 @@ class _NoCapFormat:
 
     class settings:
         max_tokens = None
+
+
+def test_an_unreachable_hub_is_found_in_one_connection_attempt(monkeypatch):
+    from r1.data.datasets import hub_problem
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens there
+    assert "cannot be reached" in hub_problem(timeout=1.0)
+    with pytest.raises(DataError, match=r"^could not load dataset 'nobody-r1/absent': the Hub \(127.0.0.1\) cannot be reached .*; point task.path here$"):
+        task("nobody-r1/absent", hub_hint="point task.path here")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_problem(timeout=1.0) is None  # offline mode reads the cache: nothing to probe
