@@ -40,6 +40,7 @@ from r1.phases.sft import (
     token_cross_entropy,
     train,
 )
+from r1.phases.balance import ExpertBalance, balance_settings
 from r1.phases.prompting import read_prompt_settings
 from r1.phases.validation import evaluate_greedy
 from r1.settings import bounded
@@ -186,7 +187,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples, prompt) if teacher is not None and val_samples else None
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
-    summary = train(cfg, settings, build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format), datamodule, state)
+    module = build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format)
+    module.balance = ExpertBalance(student, balance_settings(settings.student))
+    summary = train(cfg, settings, module, datamodule, state)
 
     summary["student/parameters"] = sum(p.numel() for p in student.parameters())
     summary["data/skipped"] = skipped

@@ -45,6 +45,7 @@ from r1.data.chat import PromptFormat
 from r1.errors import ConfigError, DataError, PluginError
 from r1.math import warm_up as warm_up_verifier
 from r1.models.completion_logits import completion_logits
+from r1.phases.balance import ExpertBalance, balance_settings, progress_text
 from r1.phases.prompting import PromptScreen, read_prompt_settings, take_usable
 from r1.phases.validation import evaluate_greedy
 from r1.protocols import AdvantageEstimator, KLEstimator, LossAggregation, PolicyLoss, Reward, Rollout, Sample, Sampler, Task
@@ -328,6 +329,8 @@ class GRPOModule(lightning.LightningModule):
         self.schedule.screen = PromptScreen(prompt_format)
         self.val_samples, self.val_screen = held_out_samples(parts, settings, prompt_format)
         self.check, self.run_dir = parts.task.check, run_dir
+        self.balance: ExpertBalance | None = None
+        """Router-bias updates, balance loss and expert-load metrics when the policy is an MoE (:mod:`r1.phases.balance`)."""
         self.history: list[dict[str, float]] = []
         self.rollout_step = 0
         """Rollout steps completed (the next step's index); saved in checkpoints, so a resumed run continues it."""
@@ -363,6 +366,8 @@ class GRPOModule(lightning.LightningModule):
         trained = time.perf_counter()
         self.rollout_step = step + 1
         metrics = self.step_metrics(rollout, scores, advantages, stats)
+        if self.balance is not None:
+            metrics.update(self.balance.report())  # this step's expert load (identical on every rank: counts are summed)
         metrics.update({
             "time/generate_s": generated - start,
             "time/score_s": scored - generated,
@@ -450,6 +455,8 @@ class GRPOModule(lightning.LightningModule):
         self.policy.train()
         for _ in range(s.updates_per_rollout):
             for chunk in rows.split(size):
+                if self.balance is not None:  # expert load counts the real tokens of this training forward
+                    self.balance.set_token_mask(torch.cat([rollout.prompt_mask[chunk], rollout.completion_mask[chunk]], dim=1))
                 logprobs, entropy = self.sequence_logprobs(self.policy, rollout, chunk, grad=True)
                 old = old_logprobs[chunk] if old_logprobs is not None else logprobs.detach()
                 loss, stats = grpo_loss(
@@ -458,6 +465,10 @@ class GRPOModule(lightning.LightningModule):
                     beta=s.beta, kl_estimator=self.algorithm.kl_estimator,
                     ref_logprobs=ref_logprobs[chunk] if ref_logprobs is not None else None,
                 )
+                extra = self.balance.loss() if self.balance is not None else None
+                if extra is not None:
+                    loss = loss + extra
+                    totals["balance_loss"] = totals.get("balance_loss", 0.0) + float(extra.detach())
                 optimizer.zero_grad()
                 self.manual_backward(loss)
                 if s.max_grad_norm:
@@ -472,6 +483,8 @@ class GRPOModule(lightning.LightningModule):
         # An out-of-process engine (vLLM) reloads the new weights before the next rollout.
         self.sampler.update_weights(self.policy)
         result = {k: v / passes for k, v in totals.items()}
+        if "balance_loss" in result:
+            result["train/balance_loss"] = result.pop("balance_loss")
         result["rows_trained"] = float(rows.numel())
         return result
 
@@ -522,7 +535,8 @@ class GRPOModule(lightning.LightningModule):
         """Append a held-out score at the current rollout step to the history, and print it."""
         step = self.rollout_step
         self.history.append({"step": step, "val/accuracy": result["accuracy"], "val/format_rate": result["format_rate"]})
-        print(f"[grpo] step {step}: held-out accuracy {result['accuracy']:.3f}, format rate {result['format_rate']:.3f}", flush=True)
+        routing = next((row for row in reversed(self.history) if "moe/max_mean" in row), {})
+        print(f"[grpo] step {step}: held-out accuracy {result['accuracy']:.3f}, format rate {result['format_rate']:.3f}{progress_text(routing)}", flush=True)
 
     def reduce_across_ranks(self, metrics: dict[str, float], summed: set[str]) -> dict[str, float]:
         """Means over ranks (sums for counts), so every rank logs the statistics of the whole batch."""
@@ -555,6 +569,8 @@ class GRPOModule(lightning.LightningModule):
             "train/entropy": stats["entropy"],
             "train/rows": stats["rows_trained"],
         }
+        if "train/balance_loss" in stats:
+            metrics["train/balance_loss"] = stats["train/balance_loss"]
         for name, values in sorted(scores.components.items()):
             # None = not applicable; every key is logged on every rank so reductions line up
             present = torch.tensor([float(v) for v in values if v is not None], dtype=torch.float32)
@@ -636,11 +652,13 @@ def step_loader(steps: int) -> DataLoader:
     return DataLoader(_StepIndices(steps), batch_size=None, shuffle=False)
 
 
-def build_grpo_trainer(cfg: DictConfig, settings: GRPOSettings, policy, checkpoints: Path, validate: bool):
+def build_grpo_trainer(cfg: DictConfig, settings: GRPOSettings, policy, checkpoints: Path, validate: bool, balance: ExpertBalance | None = None):
     """The Trainer for one epoch of ``max_steps`` rollout steps, validating every ``val_every`` of them."""
     from r1.phases.common import build_trainer
 
     callbacks: list[Any] = [RolloutCheckpoint(checkpoints, settings.checkpoint_every)]
+    if balance is not None and balance.active:
+        callbacks.append(balance.start())
     if settings.progress_bar:
         callbacks.append(lightning.pytorch.callbacks.RichProgressBar())
     return build_trainer(
@@ -672,7 +690,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     model_cfg = starting_policy(cfg)
     policy, tokenizer = load_model(model_cfg)
     module = GRPOModule(policy, tokenizer, settings, parts, folder, PromptFormat(tokenizer, prompt))
-    trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(module.val_samples))
+    module.balance = ExpertBalance(policy, balance_settings(cfg.model))  # after the reference copy: its routers are not watched
+    trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(module.val_samples), balance=module.balance)
     initial = None
     if state.ckpt_path is None and module.val_samples and trainer.is_global_zero:
         initial = module.held_out(policy)

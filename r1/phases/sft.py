@@ -46,6 +46,7 @@ from r1.data.sft import (
     tokenize_examples,
 )
 from r1.errors import ConfigError
+from r1.phases.balance import ExpertBalance, balance_settings, progress_text
 from r1.phases.common import ResumeState, check_learning_rate
 from r1.phases.prompting import read_prompt_settings
 from r1.phases.validation import score_greedy
@@ -303,6 +304,8 @@ class SFTModule(lightning.LightningModule):
         self.val_max_new_tokens = val_max_new_tokens
         self.prompt_format = prompt_format
         self.name = name
+        self.balance: ExpertBalance | None = None
+        """Router-bias updates, balance loss and expert-load metrics when the model is an MoE (:mod:`r1.phases.balance`)."""
         self.history: list[dict[str, float]] = []  # one entry per validation: the learning curve
         self._last_loss: torch.Tensor | None = None
         self._val_scores: dict[str, list] = {}
@@ -321,8 +324,15 @@ class SFTModule(lightning.LightningModule):
             self.loss_fn.to(self.device)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        balance = self.balance
+        if balance is not None:
+            balance.set_token_mask(batch["attention_mask"])
         loss, metrics = self.loss_fn(self.model, batch)
         batch_size = batch["input_ids"].shape[0]
+        extra = balance.loss() if balance is not None else None
+        if extra is not None:  # the MoE balance loss (r1/phases/balance.py): logged apart, trained together
+            self.log("train/balance_loss", extra.detach(), batch_size=batch_size)
+            loss = loss + extra
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         for key, value in metrics.items():
             self.log(key, value, batch_size=batch_size)
@@ -359,6 +369,10 @@ class SFTModule(lightning.LightningModule):
         for key, value in metrics.items():
             self.log(key, value, sync_dist=True)
         point = {"step": int(self.trainer.global_step), "seconds": round(time.perf_counter() - self.started_at, 1), **{k: round(v, 4) for k, v in metrics.items()}}
+        routing = self.balance.report() if self.balance is not None else {}
+        if routing:  # expert load since the last validation
+            self.log_dict({k: v for k, v in routing.items() if "/share/" not in k}, sync_dist=False)
+            point.update({k: round(v, 5) for k, v in routing.items()})
         last_loss = self.last_loss
         if last_loss is not None:
             point["train/loss"] = round(last_loss, 4)
@@ -368,7 +382,7 @@ class SFTModule(lightning.LightningModule):
         prompt, completion = self._first_completion
         self.print(
             f"[{self.name}] step {point['step']:>5} | {point['seconds']:>6.1f}s | val/accuracy {metrics['val/accuracy']:.3f} "
-            f"| val/format_rate {metrics['val/format_rate']:.3f}{loss} | e.g. {prompt} -> {completion[:PREVIEW_CHARS]!r}",
+            f"| val/format_rate {metrics['val/format_rate']:.3f}{loss}{progress_text(routing)} | e.g. {prompt} -> {completion[:PREVIEW_CHARS]!r}",
             flush=True,
         )
 
@@ -521,7 +535,10 @@ def train(cfg: DictConfig, settings: SFTSettings, module: SFTModule, datamodule:
     out = run_dir(cfg)
     validate = bool(datamodule.val_samples) and settings.val_every_steps is not None
     checkpoint = checkpoint_callback(state.checkpoints, settings.checkpoint)
-    trainer = build_phase_trainer(cfg, settings, validate, [checkpoint] if checkpoint else [])
+    callbacks: list[Any] = [checkpoint] if checkpoint else []
+    if module.balance is not None and module.balance.active:
+        callbacks.append(module.balance.start())
+    trainer = build_phase_trainer(cfg, settings, validate, callbacks)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*dirpath has changed.*")  # resuming from another folder's checkpoint
@@ -573,6 +590,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
     module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format)
+    module.balance = ExpertBalance(model, balance_settings(cfg.model))
     summary = train(cfg, settings, module, datamodule, state)
     summary["data/skipped"] = skipped
     return finish(cfg, state, summary)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from r1.hookspecs import hookimpl
 from tests.conftest import REPO_ROOT, run_cli
@@ -61,8 +62,14 @@ def test_killed_run_resumes_with_the_same_trajectory(cli_in_process, tmp_path):
     got = _steps(_history(root / "run"))
     assert sorted(got) == [1, 2, 3, 4, 5, 6]  # the history of the killed part travels in the checkpoint
     for step, row in got.items():
-        for key in ("train/loss", "reward/mean", "completion/length_mean", "train/kl"):
+        for key in ("train/loss", "reward/mean", "completion/length_mean", "train/kl", "moe/max_mean"):
             assert row[key] == pytest.approx(expected[step][key], abs=1e-5), (step, key)
+    # The MoE router biases (buffers, moved after every optimizer step) came back with the checkpoint.
+    from safetensors.torch import load_file
+
+    straight, resumed_weights = load_file(tmp_path / "a" / "run" / "hf" / "model.safetensors"), load_file(root / "run" / "hf" / "model.safetensors")
+    biases = [key for key in straight if key.endswith("e_score_correction_bias")]
+    assert biases and all(straight[key].abs().sum() > 0 and torch.allclose(straight[key], resumed_weights[key]) for key in biases)
 
 
 class _QuietSampler:
@@ -142,3 +149,21 @@ def test_grpo_raises_held_out_accuracy_from_a_cold_start_sft_model(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     before, after = summary["initial/accuracy"], summary["final/accuracy"]
     assert after >= before + 0.1, (before, after)
+
+
+def test_the_moe_policy_is_balanced_from_its_training_forwards_and_shows_its_expert_load(cli_in_process, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from r1.models import moe
+
+    result = cli_in_process(*FAST, "phase.max_steps=3", "model.balance.bias_update_speed=0.01", f"paths.run_dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    steps = _steps(_history(tmp_path / "run"))
+    for row in steps.values():
+        assert row["moe/max_mean"] >= 1.0 and "moe/layer1/share/e0" in row and "moe/layer3/bias_range" in row
+        assert 0 < row["train/balance_loss"] < 1e-3  # α x the sequence-wise loss (about 1 when balanced)
+    policy = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "hf")
+    biases = [router.e_score_correction_bias for _, router in moe.routers(policy)]
+    # three updates of ±0.01 (or 0 for an expert exactly at the mean) per expert
+    assert all(b.abs().max() > 0 and b.abs().max() <= 0.03 + 1e-6 for b in biases)
+    assert steps[3]["moe/layer1/bias_range"] == pytest.approx(float(biases[0].max() - biases[0].min()), abs=1e-6)

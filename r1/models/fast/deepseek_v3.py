@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from r1.models import moe
+
 # DeepseekV3TopkRouter's guard against dividing by a zero sum of top-k weights.
 TOPK_NORM_EPS = 1e-20
 
@@ -94,6 +96,8 @@ def route(gate, h: torch.Tensor, logits: torch.Tensor | None = None, score_bias:
     scores = torch.sigmoid(logits)
     choice = scores if score_bias is None else scores + score_bias
     experts = torch.topk(choice, k=gate.top_k, dim=-1, sorted=False)[1]
+    if moe.recording():  # the module was not called, so its hooks did not see this routing
+        moe.observe(gate, logits, experts)
     weights = scores.gather(1, experts)
     if gate.norm_topk_prob:
         weights = weights / (weights.sum(dim=-1, keepdim=True) + TOPK_NORM_EPS)

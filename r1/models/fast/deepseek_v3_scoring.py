@@ -40,6 +40,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from r1.models import moe
 from r1.models.fast.deepseek_v3 import FoldedAttention, activation, fold_attention, foldable, has_static_rope, project, rms_norm, rope_table, route
 from r1.scale import fsdp_units, recomputes_activations
 
@@ -112,6 +113,14 @@ class _Layout:
         bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(~allowed, float("-inf"))
         return bias[:, :, None].expand(batch, queries, heads, keys).reshape(batch, queries * heads, keys)
 
+    def sequences(self, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """``(tokens,)`` which sequence each flat token belongs to: prompt ``u`` (its padding -1), then ``U + row``."""
+        device = prompt_mask.device
+        prompt = torch.arange(self.prompts, device=device).repeat_interleave(self.prompt_length)
+        prompt = prompt.masked_fill(~prompt_mask.reshape(-1).bool(), -1)
+        rows = self.prompts + torch.div(self.picked, max(self.inputs, 1), rounding_mode="floor")
+        return torch.cat([prompt, rows])
+
     @property
     def prompt_tokens(self) -> int:
         return self.prompts * self.prompt_length
@@ -132,9 +141,13 @@ def completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion
     with torch.no_grad():
         layout = _Layout(model, prompt_ids, prompt_mask, completion_ids, completion_mask, row_prompt)
     x = model.model.embed_tokens(layout.ids)  # (tokens, hidden)
+    if moe.recording():  # expert-load counting (r1/models/moe.py): each prompt and each completion is a sequence
+        moe.set_flat_sequences(layout.sequences(prompt_mask))
     for layer in model.model.layers:
         x = _attention(fold_attention(layer, config), x, layout, heads, rank, rope)
         x = _feed_forward(layer, x)
+    if moe.recording():
+        moe.set_flat_sequences(None)
     norm = model.model.norm
     h = rms_norm(x, norm.weight, norm.variance_epsilon)
     split = layout.prompt_tokens
