@@ -158,7 +158,7 @@ def _heldout(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]], outputs: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """``report.md`` with the stage table and two plots (reward curve, accuracy by stage)."""
+    """``report.md`` with the stage table and its plots (reward curve, accuracy by stage, expert load of MoE policies)."""
     lines = [
         "# R1 recipe report",
         "",
@@ -190,6 +190,14 @@ def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]],
     if bars:
         plots.append(bars)
         lines += ["![Held-out pass@1 by stage](accuracy_by_stage.png)", ""]
+    loads = _expert_loads(outputs)
+    load_summary = _expert_load_summary(loads)
+    if load_summary:
+        lines += _expert_load_lines(load_summary)
+    load = _expert_load(root, loads)
+    if load:
+        plots.append(load)
+        lines += ["![Expert load per layer: SFT against GRPO](expert_load.png)", ""]
     lines += ["Held-out pass@1: mean correctness over k samples per problem at the eval temperature (R1 protocol).", ""]
     report = {
         "markdown": "\n".join(lines),
@@ -199,6 +207,7 @@ def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]],
         "plots": [str(p) for p in plots],
         "grpo_minus_sft": None if sft is None or grpo is None else grpo - sft,
         "student_over_teacher": None if not grpo or student is None else student / grpo,
+        "expert_load": load_summary,
     }
     (root / "report.json").write_text(json.dumps({k: v for k, v in report.items() if k != "markdown"}, indent=2, default=str))
     return report
@@ -254,6 +263,97 @@ def _accuracy_bars(root: Path, scores: dict[str, dict[str, Any]]) -> Path | None
     axes.set_ylim(0, 100)
     figure.tight_layout()
     path = root / "accuracy_by_stage.png"
+    figure.savefig(path, dpi=PLOT_DPI)
+    plt.close(figure)
+    return path
+
+
+EXPERT_LOAD_PROMPTS = 64
+"""Held-out arithmetic problems (prompt + reference response) whose routing the expert-load plot counts."""
+EXPERT_LOAD_BATCH = 16
+"""Sequences per forward when counting the expert load."""
+EXPERT_LOAD_TICKS = 32
+"""Experts up to which every bar gets its number on the axis (more would overlap)."""
+EXPERT_LOAD_COLOURS = {"sft": BAR_COLOURS[EVALUATED.index("sft")], "grpo": BAR_COLOURS[EVALUATED.index("grpo")]}
+
+
+def _expert_loads(outputs: dict[str, dict[str, Any]]) -> dict[str, dict[int, Any]]:
+    """Per MoE layer, the tokens each expert received from the SFT and the GRPO policy; {} unless both are MoE models.
+
+    Both saved policies are run teacher-forced over the same fixed sample of held-out
+    arithmetic problems (``conf/task/arithmetic.yaml``, seed 0), so the loads differ only by
+    what training did to the routers.
+    """
+    folders = {label: (outputs.get(label) or {}).get("hf_dir") for label in ("sft", "grpo")}
+    if not all(folder and Path(folder).is_dir() for folder in folders.values()):
+        return {}
+    from omegaconf import OmegaConf
+
+    from r1.data.sft import tokenize_examples
+    from r1.models import load_model
+    from r1.models.moe_stats import measure_expert_load, saved_moe_layers
+    from r1.paths import conf_dir
+    from r1.tasks.arithmetic import ArithmeticTask
+
+    if not all(saved_moe_layers(folder) for folder in folders.values()):
+        return {}
+    node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "task" / "arithmetic.yaml"))
+    samples = ArithmeticTask(**{key: value for key, value in node.items() if key != "name"}).samples("test", EXPERT_LOAD_PROMPTS, seed=0)
+    loads: dict[str, dict[int, Any]] = {}
+    for label, folder in folders.items():
+        model, tokenizer = load_model(
+            {"name_or_path": folder, "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
+        )
+        examples = tokenize_examples(tokenizer, [s["prompt"] for s in samples], [s["response"] for s in samples], model.config.max_position_embeddings)
+        loads[label] = measure_expert_load(model, [examples[i][0] for i in range(len(examples))], EXPERT_LOAD_BATCH)
+    return loads if set(loads["sft"]) & set(loads["grpo"]) else {}
+
+
+def _expert_load_summary(loads: dict[str, dict[int, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{stage: {layer: layer_summary}}`` for report.json."""
+    from r1.models.moe_stats import layer_summary
+
+    return {label: {str(layer): layer_summary(counts) for layer, counts in sorted(by_layer.items())} for label, by_layer in loads.items()}
+
+
+def _expert_load_lines(summary: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """The report's expert-load table: per stage, the worst layer's max/mean and min/mean load, and dead experts."""
+    lines = ["| Expert load (64 held-out problems) | worst max/mean | worst min/mean | dead experts (< 10 % of mean) |", "|---|---:|---:|---:|"]
+    for label, layers in summary.items():
+        rows = list(layers.values())
+        lines.append(
+            f"| {TITLES[label]} | {max(r['max_mean'] for r in rows):.2f} | {min(r['min_mean'] for r in rows):.2f} | {int(sum(r['dead'] for r in rows))} |"
+        )
+    return [*lines, ""]
+
+
+def _expert_load(root: Path, loads: dict[str, dict[int, Any]]) -> Path | None:
+    """``expert_load.png``: per MoE layer, each expert's share of the routed tokens after SFT and after GRPO."""
+    layers = sorted(set(loads.get("sft", {})) & set(loads.get("grpo", {})))
+    if not layers:
+        return None
+    import matplotlib
+
+    from r1.models.moe_stats import load_shares
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, panels = plt.subplots(len(layers), 1, figsize=(8, 2.2 * len(layers) + 0.6), squeeze=False)
+    width = 0.4
+    for panel, layer in zip(panels[:, 0], layers):
+        for offset, label in ((-width / 2, "sft"), (width / 2, "grpo")):
+            shares = [100 * s for s in load_shares(loads[label][layer])]
+            panel.bar([j + offset for j in range(len(shares))], shares, width=width, color=EXPERT_LOAD_COLOURS[label], label=TITLES[label])
+        experts = len(loads["sft"][layer])
+        panel.axhline(100 / experts, color="black", linestyle="--", linewidth=1, label="uniform share")
+        if experts <= EXPERT_LOAD_TICKS:
+            panel.set_xticks(range(experts))
+        panel.set_ylabel(f"layer {layer}\nshare (%)")
+    panels[-1, 0].set_xlabel("routed expert")
+    panels[0, 0].legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    path = root / "expert_load.png"
     figure.savefig(path, dpi=PLOT_DPI)
     plt.close(figure)
     return path

@@ -23,7 +23,7 @@ import r1
 # Top to bottom. A unit is a package or a module; a module belongs to the longest unit that names it.
 LAYERS: list[tuple[str, ...]] = [
     ("r1.__main__",),  # python -m r1
-    ("r1.run",),  # the command line
+    ("r1.run", "r1.moe"),  # the command lines
     ("r1.phases", "r1.overrides"),  # the phases; the command line's override checks
     ("r1.rewards", "r1.samplers", "r1.filters", "r1.benchmarks", "r1.tasks"),  # plugin kinds
     ("r1.data",),  # reading datasets, rendering prompts, tokenising examples: what every kind and phase shares
