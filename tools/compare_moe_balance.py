@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs (default: unset)")
     parser.add_argument("--output-root", type=Path, default=REPO / "outputs" / "moe_balance")
+    parser.add_argument("--variants", nargs="+", choices=("off", "on"), default=["off", "on"], help="which runs per seed (default both)")
     args = parser.parse_args()
     lines = [
         "| seed | balance | SFT pass@1 | GRPO pass@1 | SFT max/mean | SFT min/mean | GRPO max/mean | GRPO min/mean "
@@ -84,7 +85,7 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for seed in args.seeds:
-        for balanced in (False, True):
+        for balanced in [variant == "on" for variant in args.variants]:
             report = run(seed, balanced, args.threads, args.output_root)
             lines.append(row(seed, balanced, report))
             print(lines[-1], flush=True)

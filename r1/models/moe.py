@@ -83,6 +83,8 @@ class RoutingRecorder:
         """``(B, T)`` the next forwards' attention mask, set by the caller: padding is not counted, and rows are sequences."""
         self.flat_sequences: torch.Tensor | None = None
         """``(N,)`` the sequence of each token of a forward over a flat token list (-1 = padding), set by the fused paths."""
+        self.flat_weights: torch.Tensor | None = None
+        """``(N,)`` how many sequences each flat token stands for (a prompt computed once for its G completions counts G times)."""
         self._handles: list = []
 
     def __enter__(self) -> RoutingRecorder:
@@ -129,9 +131,15 @@ class RoutingRecorder:
         indices = indices.reshape(-1, indices.shape[-1])
         logits = logits.reshape(-1, logits.shape[-1])
         sequence = self.sequences(indices.shape[0], indices.device)
-        counted = indices if sequence is None else indices[sequence >= 0]
+        weights = self.flat_weights if sequence is not None and self.flat_weights is not None and self.flat_weights.numel() == indices.shape[0] else None
+        real = torch.ones(indices.shape[0], dtype=torch.bool, device=indices.device) if sequence is None else sequence >= 0
         layer = self.layers[index]
-        layer.counts += torch.bincount(counted.reshape(-1), minlength=layer.counts.numel()).to(layer.counts.device)
+        if weights is None:
+            counted = torch.bincount(indices[real].reshape(-1), minlength=layer.counts.numel())
+        else:
+            per_slot = weights.to(indices.device)[real, None].expand(-1, indices.shape[-1]).reshape(-1).double()
+            counted = torch.bincount(indices[real].reshape(-1), weights=per_slot, minlength=layer.counts.numel()).round().long()
+        layer.counts += counted.to(layer.counts.device)
         if self.keep_scores and torch.is_grad_enabled():
             layer.scores.append((affinities(router, logits), indices, sequence))
 
@@ -147,10 +155,15 @@ def recording() -> bool:
     return bool(_ACTIVE)
 
 
-def set_flat_sequences(sequences: torch.Tensor | None) -> None:
-    """Tell the open recorders the sequence of each token of the coming flat-token forward (None = forget it)."""
+def set_flat_sequences(sequences: torch.Tensor | None, weights: torch.Tensor | None = None) -> None:
+    """Tell the open recorders the sequence of each token of the coming flat-token forward, and how many sequences
+    each token stands for (None = forget both).
+
+    Load counts every token of every sequence the batch logically holds, so they do not depend on
+    whether a fast path computed a shared prompt once or once per completion.
+    """
     for recorder in _ACTIVE:
-        recorder.flat_sequences = sequences
+        recorder.flat_sequences, recorder.flat_weights = sequences, weights
 
 
 def affinities(router: nn.Module, logits: torch.Tensor) -> torch.Tensor:

@@ -63,19 +63,21 @@ def test_the_recorder_counts_routed_tokens_of_training_forwards_without_padding(
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fused-scoring", "model-forward"])
-def test_the_fused_scoring_path_reports_its_routing_and_matches_the_forward_with_a_nonzero_bias(fast):
+def test_both_scoring_paths_count_the_same_load_and_match_with_a_nonzero_bias(fast):
     model = deepseek()
     assert any(bool(r.e_score_correction_bias.abs().sum()) for _, r in moe.routers(model))
     prompt_ids, prompt_mask = prompts()
+    prompt_ids, prompt_mask = prompt_ids.repeat_interleave(2, 0), prompt_mask.repeat_interleave(2, 0)  # two completions a prompt
     completion_ids = torch.randint(1, VOCAB, (prompt_ids.shape[0], 4))
     completion_mask = torch.ones_like(completion_ids)
-    groups = torch.arange(prompt_ids.shape[0])
+    groups = torch.arange(prompt_ids.shape[0]) // 2
     with forced_fast_paths(fast), moe.RoutingRecorder(model, grad_only=True) as recorder:
         recorder.token_mask = torch.cat([prompt_mask, completion_mask], dim=1)
         logits = completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask, groups)
     expected = full_sequence_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask)
     assert torch.allclose(logits, expected, atol=1e-5)
-    # The fused path routes the prompt and every completion token but the last (nothing reads its output).
+    # The fused path routes each shared prompt once but counts it for both completions, as the plain path does, and
+    # routes every completion token but the last (nothing reads its output).
     routed = int(prompt_mask.sum()) + int(completion_mask.sum()) - (completion_ids.shape[0] if fast else 0)
     top_k = moe.routers(model)[0][1].top_k
     assert all(int(c.sum()) == routed * top_k for c in recorder.counts().values())

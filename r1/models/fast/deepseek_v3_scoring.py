@@ -121,6 +121,13 @@ class _Layout:
         rows = self.prompts + torch.div(self.picked, max(self.inputs, 1), rounding_mode="floor")
         return torch.cat([prompt, rows])
 
+    def token_weights(self) -> torch.Tensor:
+        """``(tokens,)`` how many completions each flat token serves: a shared prompt's tokens count once per row using it."""
+        device = self.row_prompt.device
+        uses = torch.bincount(self.row_prompt, minlength=self.prompts)  # (prompts,)
+        prompt = uses.repeat_interleave(self.prompt_length)
+        return torch.cat([prompt, torch.ones(self.picked.numel(), dtype=uses.dtype, device=device)])
+
     @property
     def prompt_tokens(self) -> int:
         return self.prompts * self.prompt_length
@@ -142,7 +149,7 @@ def completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion
         layout = _Layout(model, prompt_ids, prompt_mask, completion_ids, completion_mask, row_prompt)
     x = model.model.embed_tokens(layout.ids)  # (tokens, hidden)
     if moe.recording():  # expert-load counting (r1/models/moe.py): each prompt and each completion is a sequence
-        moe.set_flat_sequences(layout.sequences(prompt_mask))
+        moe.set_flat_sequences(layout.sequences(prompt_mask), layout.token_weights())
     for layer in model.model.layers:
         x = _attention(fold_attention(layer, config), x, layout, heads, rank, rope)
         x = _feed_forward(layer, x)
