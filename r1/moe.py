@@ -32,10 +32,6 @@ DEFAULT_PROMPTS = 64
 DEFAULT_BATCH_SIZE = 16
 """Sequences per forward unless ``--batch-size`` says otherwise."""
 
-TEST_SPLIT = "test"
-"""The arithmetic task's held-out split: problems no training stage saw."""
-
-
 def fail(error: BaseException) -> None:
     """Print one line saying what went wrong and exit non-zero."""
     message = " ".join(str(error).split()) or type(error).__name__
@@ -55,21 +51,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="which prompts are drawn (default 0)")
     p.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:1, ... (default cpu)")
     return p
-
-
-def arithmetic_samples(n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` problems of the arithmetic task's held-out split, with the task configured as ``conf/task/arithmetic.yaml``."""
-    from omegaconf import OmegaConf
-
-    from r1.paths import conf_dir
-    from r1.tasks.arithmetic import ArithmeticTask
-
-    node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "task" / "arithmetic.yaml"))
-    task = ArithmeticTask(**{key: value for key, value in node.items() if key != "name"})
-    try:
-        return task.samples(TEST_SPLIT, n, seed=seed)
-    except ValueError as error:
-        raise DataError(f"--prompts {n}: {error}") from error
 
 
 def jsonl_samples(path: str, n: int, seed: int, prompt_field: str, response_field: str) -> list[dict[str, Any]]:
@@ -100,10 +81,9 @@ def measure(args: argparse.Namespace) -> str:
     """The report ``main`` prints: what was measured, then the load table."""
     import torch
 
-    from r1.data.sft import tokenize_examples
-    from r1.models import load_model
     from r1.models.loading import check_model_folder
-    from r1.models.moe_stats import load_table, measure_expert_load, router_biases, saved_moe_layers
+    from r1.models.moe_stats import load_table, router_biases, saved_moe_layers
+    from r1.phases.balance import held_out_arithmetic, load_saved, teacher_forced_load
 
     if args.prompts < 1:
         raise DataError(f"--prompts must be at least 1, got {args.prompts}")
@@ -114,15 +94,16 @@ def measure(args: argparse.Namespace) -> str:
         raise DataError(f"'{args.folder}' is not a folder; give a saved Hugging Face model folder (e.g. outputs/.../hf)")
     check_model_folder(str(folder))
     if args.task == "arithmetic":
-        samples, source = arithmetic_samples(args.prompts, args.seed), "the arithmetic test split"
+        try:
+            samples, source = held_out_arithmetic(args.prompts, args.seed), "the arithmetic test split"
+        except ValueError as error:
+            raise DataError(f"--prompts {args.prompts}: {error}") from error
     else:
         samples = jsonl_samples(args.task, args.prompts, args.seed, args.prompt_field, args.response_field)
         source = str(args.task)
     if not saved_moe_layers(folder):
         raise DataError(f"'{args.folder}' has no MoE layers (a dense model); give a Mixture-of-Experts model's folder")
-    model, tokenizer = load_model(
-        {"name_or_path": str(folder), "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
-    )
+    model, tokenizer = load_saved(str(folder))
     try:
         model.to(torch.device(args.device))
     except (RuntimeError, AssertionError) as error:
@@ -130,13 +111,11 @@ def measure(args: argparse.Namespace) -> str:
     max_length = args.max_length or int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
     if max_length is None or max_length < 2:
         raise DataError("the model states no context length; give --max-length (tokens per sequence)")
-    examples = tokenize_examples(tokenizer, [s["prompt"] for s in samples], [s.get("response") or "" for s in samples], max_length)
-    if len(examples) == 0:
+    measured = teacher_forced_load(model, tokenizer, samples, args.batch_size, max_length)
+    if measured is None:
         raise DataError(f"every prompt is at least --max-length {max_length} tokens long; raise --max-length")
-    sequences = [examples[i][0] for i in range(len(examples))]
-    counts = measure_expert_load(model, sequences, args.batch_size)
-    tokens = int(examples.lengths().sum())
-    return f"{len(sequences)} prompts of {source}, {tokens:,} tokens\n{load_table(counts, router_biases(model))}"
+    counts, sequences, tokens = measured
+    return f"{sequences} prompts of {source}, {tokens:,} tokens\n{load_table(counts, router_biases(model))}"
 
 
 def main(argv: list[str] | None = None) -> None:

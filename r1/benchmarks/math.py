@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from r1.benchmarks.scoring import check_present
-from r1.data.rows import answer_from_solution, usable_answer
+from r1.data.rows import gold_of_row
 from r1.errors import ConfigError, DataError
 from r1.paths import data_dir
 from r1.protocols import Sample
@@ -210,10 +210,7 @@ class MathBenchmark:
 
     def gold_of(self, row: Mapping[str, Any]) -> str | None:
         """The row's gold answer: its answer field, else the answer its solution states; None when neither has one."""
-        answer = usable_answer(row.get(self.answer_field)) if self.answer_field else None
-        if answer is None and self.solution_field:
-            answer = answer_from_solution(row.get(self.solution_field))
-        return answer
+        return gold_of_row(row, self.answer_field, self.solution_field)
 
     def sample_of(self, index: int, row: Mapping[str, Any]) -> Sample | None:
         """Row ``index`` as a sample, or None when it has no problem text or no gold answer."""

@@ -192,17 +192,11 @@ def encode_prompt(tokenizer, text: str) -> list[int]:
     A chat template that writes ``<bos>`` gets none added; a plain-text prompt (``r1_zero``,
     a base model) gets the tokenizer's own; a tokenizer with none gets nothing.
     """
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    leading = leading_special_ids(tokenizer)
-    if leading and ids[: len(leading)] != leading:
-        ids = leading + ids
-    return ids
+    return encode_prompts(tokenizer, [text])[0]
 
 
 def encode_prompts(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """:func:`encode_prompt` for a batch (one tokenizer call)."""
     batch = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     leading = leading_special_ids(tokenizer)
-    if not leading:
-        return [list(ids) for ids in batch]
-    return [list(ids) if ids[: len(leading)] == leading else leading + list(ids) for ids in batch]
+    return [list(ids) if not leading or ids[: len(leading)] == leading else leading + list(ids) for ids in batch]

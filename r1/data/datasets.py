@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1.data.rows import answer_from_solution, message_text, prompt_of_messages, r1_response, reasoning_of, usable_answer
+from r1.data.rows import gold_of_row, message_text, prompt_of_messages, r1_response, reasoning_of
 from r1.errors import ConfigError, DataError
 from r1.protocols import Sample, Task
 from r1.seeds import derive_seed
@@ -366,18 +366,17 @@ def to_example(row: Mapping[str, Any], fields: FieldMap, source: str, need_respo
     module docstring's rules 1 and 3). ``need_response=False`` (held-out prompts)
     keeps a row only if it has an answer; otherwise a row needs a response.
     """
-    stored = usable_answer(row.get(fields.answer)) if fields.answer is not None else None
     if fields.messages is not None:
         messages = row[fields.messages]
         if messages is None:
             return None
         prompt = prompt_of_messages(messages, source)
         response = message_text(messages, "assistant", source)
-        answer = stored or answer_from_solution(response)
+        answer = gold_of_row(row, fields.answer, None, reply=response)
     else:
         prompt = _text(row[fields.prompt], "user")
         solution = row.get(fields.solution) if fields.solution is not None else None
-        answer = stored or answer_from_solution(solution)
+        answer = gold_of_row(row, fields.answer, fields.solution)
         response = r1_response(reasoning_of(solution), answer) if need_response and answer and isinstance(solution, str) else None
     if not prompt or not (response if need_response else answer):
         return None

@@ -65,6 +65,20 @@ def usable_answer(value: Any) -> str | None:
     return answer or None
 
 
+def gold_of_row(row: Mapping[str, Any], answer_field: str | None, solution_field: str | None, reply: str | None = None) -> str | None:
+    """A row's gold answer: its answer field, else what its worked solution states, else what ``reply`` (a chat
+    row's last assistant message) states; None when none of them gives one.
+
+    The prompt-dataset task, SFT's loader and the dataset benchmarks all read gold answers here.
+    """
+    answer = usable_answer(row.get(answer_field)) if answer_field else None
+    if answer is None and solution_field:
+        answer = answer_from_solution(row.get(solution_field))
+    if answer is None and reply is not None:
+        answer = answer_from_solution(reply)
+    return answer
+
+
 def reasoning_of(solution: str) -> str:
     """A worked solution without the final ``#### N`` line: the chain of thought for ``<think>``."""
     return _HASH_LINE.sub("", solution).strip()

@@ -14,8 +14,6 @@ functions over what was recorded, so they are tested without a model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -99,6 +97,11 @@ class RoutingRecorder:
         if self in _ACTIVE:
             _ACTIVE.remove(self)
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the hooks are on the routers (between ``__enter__`` and ``__exit__``)."""
+        return bool(self._handles)
+
     def reset(self) -> None:
         """Forget the forwards seen so far (call after each optimizer step)."""
         for layer in self.layers.values():
@@ -169,16 +172,6 @@ def set_flat_sequences(sequences: torch.Tensor | None, weights: torch.Tensor | N
 def affinities(router: nn.Module, logits: torch.Tensor) -> torch.Tensor:
     """``(T, E)`` each token's affinity to each expert: sigmoid scores for DeepSeek-V3, softmax probabilities otherwise."""
     return torch.sigmoid(logits.float()) if has_score_bias(router) else torch.softmax(logits.float(), dim=-1)
-
-
-@contextmanager
-def recorder_for(model: nn.Module, **options) -> Iterator[RoutingRecorder | None]:
-    """A :class:`RoutingRecorder` for an MoE model, or None (nothing to watch) for a dense one."""
-    if not routers(model):
-        yield None
-        return
-    with RoutingRecorder(model, **options) as recorder:
-        yield recorder
 
 
 # ----------------------------------------------------------------------------- balancing

@@ -13,7 +13,7 @@ the shares. They are pure (counts in, numbers out) and so tested without a model
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -140,7 +140,12 @@ def load_table(counts_by_layer: Mapping[int, Counts], biases_by_layer: Mapping[i
 
 def router_biases(model: nn.Module) -> dict[int, torch.Tensor]:
     """``{layer: (E,) e_score_correction_bias}`` for each DeepSeek-V3 router of ``model`` (empty for other routers)."""
-    return {layer: router.e_score_correction_bias.detach().float().cpu() for layer, router in routers(model) if has_score_bias(router)}
+    return biases_of(routers(model))
+
+
+def biases_of(found: Iterable[tuple[int, nn.Module]]) -> dict[int, torch.Tensor]:
+    """:func:`router_biases` of routers already found (``(layer, router)`` pairs, as :func:`r1.models.moe.routers` gives)."""
+    return {layer: router.e_score_correction_bias.detach().float().cpu() for layer, router in found if has_score_bias(router)}
 
 
 def saved_moe_layers(folder: str | Path, trust_remote_code: bool = False) -> list[int]:

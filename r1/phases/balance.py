@@ -75,7 +75,7 @@ class ExpertBalance(lightning.Callback):
 
     def start(self) -> ExpertBalance:
         """Begin counting (idempotent): the recorder's hooks go on the routers."""
-        if self.active and not self.recorder._handles:
+        if self.active and not self.recorder.is_open:
             self.recorder.__enter__()
         return self
 
@@ -94,11 +94,11 @@ class ExpertBalance(lightning.Callback):
         load-balancing loss (``E · Σ_i f_i P_i`` with ``f_i`` the share of routed slots).
         """
         total = None
+        top_k_of = {index: int(router.top_k) for index, router in self.routers}
         for index, layer in self.recorder.layers.items():
             if not layer.scores:
                 continue
-            router = dict(self.routers)[index]
-            top_k = int(router.top_k)
+            top_k = top_k_of[index]
             for scores, indices, sequence in layer.scores:
                 if index in self.biased:
                     term = self.seq_aux_weight * moe.sequence_balance_loss(scores, indices, sequence, top_k)
@@ -134,16 +134,13 @@ class ExpertBalance(lightning.Callback):
 
     # ----- what it shows --------------------------------------------------------------------
 
-    def biases(self) -> dict[int, torch.Tensor]:
-        return {index: router.e_score_correction_bias.detach().clone() for index, router in self.biased.items()}
-
     def report(self) -> dict[str, float]:
         """Expert-load metrics of the window since the last report (then a new window starts); {} before any step."""
-        from r1.models.moe_stats import routing_metrics
+        from r1.models.moe_stats import biases_of, routing_metrics
 
         if not self.active or all(int(c.sum()) == 0 for c in self.window.values()):
             return {}
-        metrics = routing_metrics({i: c.clone() for i, c in self.window.items()}, self.biases() or None)
+        metrics = routing_metrics({i: c.clone() for i, c in self.window.items()}, biases_of(self.routers) or None)
         for counts in self.window.values():
             counts.zero_()
         return metrics
@@ -154,3 +151,41 @@ def progress_text(metrics: dict[str, float]) -> str:
     if "moe/max_mean" not in metrics:
         return ""
     return f" | moe max/mean {metrics['moe/max_mean']:.2f}, dead {int(metrics['moe/dead'])}"
+
+
+# ----------------------------------------------------------------------------- measuring a saved model
+# ``python -m r1.moe`` and the pipeline report's expert-load plot both measure here.
+
+
+def held_out_arithmetic(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` problems (prompt and reference response) of the arithmetic task's held-out split, as
+    ``conf/task/arithmetic.yaml`` sets the task up; ``ValueError`` when the split has too few."""
+    from omegaconf import OmegaConf
+
+    from r1.paths import conf_dir
+    from r1.tasks.arithmetic import ArithmeticTask
+
+    node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "task" / "arithmetic.yaml"))
+    return ArithmeticTask(**{key: value for key, value in node.items() if key != "name"}).samples("test", n, seed=seed)
+
+
+def load_saved(folder: str) -> tuple[torch.nn.Module, Any]:
+    """``(model, tokenizer)`` of a saved Hugging Face folder, in float32."""
+    from r1.models import load_model
+
+    return load_model(
+        {"name_or_path": str(folder), "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
+    )
+
+
+def teacher_forced_load(model, tokenizer, samples: list[dict[str, Any]], batch_size: int, max_length: int) -> tuple[dict[int, torch.Tensor], int, int] | None:
+    """``(tokens per expert per layer, sequences run, tokens run)`` over each sample's prompt (chat template applied) and reference
+    ``response``, teacher-forced (:func:`r1.models.moe_stats.measure_expert_load`); None when no sample fits ``max_length``."""
+    from r1.data.sft import tokenize_examples
+    from r1.models.moe_stats import measure_expert_load
+
+    examples = tokenize_examples(tokenizer, [s["prompt"] for s in samples], [s.get("response") or "" for s in samples], max_length)
+    if len(examples) == 0:
+        return None
+    counts = measure_expert_load(model, [examples[i][0] for i in range(len(examples))], batch_size)
+    return counts, len(examples), int(examples.lengths().sum())

@@ -287,25 +287,16 @@ def _expert_loads(outputs: dict[str, dict[str, Any]]) -> dict[str, dict[int, Any
     folders = {label: (outputs.get(label) or {}).get("hf_dir") for label in ("sft", "grpo")}
     if not all(folder and Path(folder).is_dir() for folder in folders.values()):
         return {}
-    from omegaconf import OmegaConf
-
-    from r1.data.sft import tokenize_examples
-    from r1.models import load_model
-    from r1.models.moe_stats import measure_expert_load, saved_moe_layers
-    from r1.paths import conf_dir
-    from r1.tasks.arithmetic import ArithmeticTask
+    from r1.models.moe_stats import saved_moe_layers
+    from r1.phases.balance import held_out_arithmetic, load_saved, teacher_forced_load
 
     if not all(saved_moe_layers(folder) for folder in folders.values()):
         return {}
-    node = OmegaConf.to_container(OmegaConf.load(conf_dir() / "task" / "arithmetic.yaml"))
-    samples = ArithmeticTask(**{key: value for key, value in node.items() if key != "name"}).samples("test", EXPERT_LOAD_PROMPTS, seed=0)
+    samples = held_out_arithmetic(EXPERT_LOAD_PROMPTS, seed=0)
     loads: dict[str, dict[int, Any]] = {}
     for label, folder in folders.items():
-        model, tokenizer = load_model(
-            {"name_or_path": folder, "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
-        )
-        examples = tokenize_examples(tokenizer, [s["prompt"] for s in samples], [s["response"] for s in samples], model.config.max_position_embeddings)
-        loads[label] = measure_expert_load(model, [examples[i][0] for i in range(len(examples))], EXPERT_LOAD_BATCH)
+        model, tokenizer = load_saved(folder)
+        loads[label] = teacher_forced_load(model, tokenizer, samples, EXPERT_LOAD_BATCH, model.config.max_position_embeddings)[0]
     return loads if set(loads["sft"]) & set(loads["grpo"]) else {}
 
 

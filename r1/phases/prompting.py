@@ -37,11 +37,12 @@ class PromptScreen:
     """Says whether a sample can be prompted with, and counts the ones that cannot.
 
     Args:
-        prompt_format: renders the sample's prompt (to count its tokens against ``prompt.max_tokens``).
+        prompt_format: renders the sample's prompt (to count its tokens against ``prompt.max_tokens``);
+            None = no token cap (nothing to render, so no tokenizer is needed).
         need_answer: skip samples without a gold answer (every phase that scores answers).
     """
 
-    def __init__(self, prompt_format: PromptFormat, need_answer: bool = True) -> None:
+    def __init__(self, prompt_format: PromptFormat | None, need_answer: bool = True) -> None:
         self.prompt_format = prompt_format
         self.need_answer = need_answer
         self.skipped: Counter[str] = Counter()
@@ -53,7 +54,8 @@ class PromptScreen:
             return NO_PROMPT
         if self.need_answer and sample.get("answer") is None:
             return NO_ANSWER
-        if self.prompt_format.settings.max_tokens is not None and not self.prompt_format.fits(self.prompt_format.render(sample["prompt"])):
+        fmt = self.prompt_format
+        if fmt is not None and fmt.settings.max_tokens is not None and not fmt.fits(fmt.render(sample["prompt"])):
             return TOO_LONG
         return None
 

@@ -397,7 +397,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     model_cfg = sampling_policy(cfg, settings.init_from, settings.grpo)
     registry = get_registry(cfg.plugins.blocked)
     steps = build_filters(to_plain(cfg.filter.filters) if cfg.filter.get("filters") is not None else [], registry)
-    screen = PromptScreen(PromptFormat(load_tokenizer(model_cfg.get("tokenizer") or model_cfg.get("name_or_path")), prompt))
+    # Only a token cap needs the tokenizer before sampling (to count each prompt's tokens).
+    capped = PromptFormat(load_tokenizer(model_cfg.get("tokenizer") or model_cfg.get("name_or_path")), prompt) if prompt.max_tokens is not None else None
+    screen = PromptScreen(capped)
     prompts = load_prompts(cfg, settings, registry, screen)
     screen.report("rejection")
     if not prompts:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from r1.data.datasets import looks_local, read_table
-from r1.data.rows import answer_from_solution, message_text, prompt_of_messages, usable_answer
+from r1.data.rows import gold_of_row, message_text, prompt_of_messages
 from r1.errors import ConfigError, DataError
 from r1.math import check_extraction
 from r1.protocols import Sample
@@ -193,11 +193,8 @@ class DatasetTask:
         source = f"dataset '{self.path}'"
         messages = row[c["messages_column"]] if c["messages_column"] else None
         prompt = prompt_of_messages(messages, source) if messages is not None else row[c["prompt_column"]] if c["prompt_column"] else None
-        answer = usable_answer(row[c["answer_column"]]) if c["answer_column"] else None
-        if answer is None and c["solution_column"]:
-            answer = answer_from_solution(row[c["solution_column"]])
-        if answer is None and messages is not None:
-            answer = answer_from_solution(message_text(messages, "assistant", source))
+        reply = message_text(messages, "assistant", source) if messages is not None else None
+        answer = gold_of_row(row, c["answer_column"], c["solution_column"], reply)
         return {
             "id": str(row[c["id_column"]]) if c["id_column"] else str(number),
             "prompt": None if prompt is None or not str(prompt).strip() else str(prompt),

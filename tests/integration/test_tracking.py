@@ -67,13 +67,18 @@ def closed_port() -> int:
         return probe.getsockname()[1]  # closed again when the block ends: connections are refused
 
 
-def test_wandb_with_a_key_and_no_server_logs_offline_after_one_warning_line(tmp_path):
-    result, seconds = run_without_wandb_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=f"http://127.0.0.1:{closed_port()}")
+def assert_offline_after_one_warning(result, seconds: float, tmp_path, *phrases: str) -> None:
+    """The run succeeded in bounded time, logged offline, and said why in exactly one ``[logger]`` line holding ``phrases``."""
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stdout.splitlines() if line.startswith("[logger]")]
-    assert len(warnings) == 1 and "W&B is unreachable" in warnings[0] and "logging offline" in warnings[0], result.stdout
+    assert len(warnings) == 1 and all(phrase in warnings[0] for phrase in phrases), result.stdout
     assert "Traceback" not in result.stdout + result.stderr and seconds < BOUNDED_S
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_wandb_with_a_key_and_no_server_logs_offline_after_one_warning_line(tmp_path):
+    result, seconds = run_without_wandb_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=f"http://127.0.0.1:{closed_port()}")
+    assert_offline_after_one_warning(result, seconds, tmp_path, "W&B is unreachable", "logging offline")
 
 
 def test_wandb_online_without_a_key_logs_offline_after_one_warning_line(tmp_path):
@@ -87,11 +92,7 @@ def test_wandb_online_without_a_key_logs_offline_after_one_warning_line(tmp_path
                                                 WANDB_ERROR_REPORTING="false")
     finally:
         server.close()
-    assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stdout.splitlines() if line.startswith("[logger]")]
-    assert len(warnings) == 1 and "W&B could not start online" in warnings[0] and "API key" in warnings[0], result.stdout
-    assert "Traceback" not in result.stdout + result.stderr and seconds < BOUNDED_S
-    assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert_offline_after_one_warning(result, seconds, tmp_path, "W&B could not start online", "API key")
 
 
 def test_a_wandb_setting_that_breaks_even_offline_logging_is_one_line(tmp_path):

@@ -87,7 +87,7 @@ def test_rows_without_answers_are_skipped_and_counted_by_the_schedule(tmp_path):
 
     rows = gsm8k_rows(10) + [{"question": "no answer here", "answer": None}, {"question": "blank", "answer": "  "}]
     t = task(write_jsonl(tmp_path / "g.jsonl", rows), test_size=0)
-    screen = PromptScreen(_NoCapFormat())
+    screen = PromptScreen(None)
     schedule = PromptSchedule(t.samples("train", None), 4, seed=0, screen=screen)
     seen = [s for step in range(6) for s in schedule.step(step)]
     assert all(s["answer"] is not None for s in seen) and len(seen) == 24
@@ -99,9 +99,9 @@ def test_a_resumed_schedule_sees_what_an_uninterrupted_one_saw(tmp_path):
 
     rows = gsm8k_rows(13) + [{"question": f"none {i}", "answer": None} for i in range(5)]
     samples = task(write_jsonl(tmp_path / "g.jsonl", rows), test_size=0).samples("train", None)
-    straight = PromptSchedule(samples, 3, seed=2, screen=PromptScreen(_NoCapFormat()))
+    straight = PromptSchedule(samples, 3, seed=2, screen=PromptScreen(None))
     order = [[s["id"] for s in straight.step(step)] for step in range(9)]
-    resumed = PromptSchedule(samples, 3, seed=2, screen=PromptScreen(_NoCapFormat()))
+    resumed = PromptSchedule(samples, 3, seed=2, screen=PromptScreen(None))
     assert [s["id"] for s in resumed.step(7)] == order[7] and [s["id"] for s in resumed.step(8)] == order[8]
 
 
@@ -110,7 +110,7 @@ def test_a_dataset_with_no_usable_prompt_is_one_line(tmp_path):
 
     samples = task(write_jsonl(tmp_path / "g.jsonl", [{"question": "q", "answer": None}] * 3), test_size=0).samples("train", None)
     with pytest.raises(DataError, match=r"none of the 3 training prompts can be used \(3 no answer\)"):
-        PromptSchedule(samples, 2, seed=0, screen=PromptScreen(_NoCapFormat())).step(0)
+        PromptSchedule(samples, 2, seed=0, screen=PromptScreen(None)).step(0)
 
 
 @pytest.mark.parametrize(
@@ -136,13 +136,6 @@ def test_a_missing_file_and_an_unreachable_hub_id_are_one_line(tmp_path, monkeyp
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(DataError, match=r"^could not load dataset 'nobody-r1/absent'.*; point task.path here"):
         task("nobody-r1/absent", hub_hint="point task.path here")
-
-
-class _NoCapFormat:
-    """A stand-in prompt format with no token cap (the screen then checks answers only)."""
-
-    class settings:
-        max_tokens = None
 
 
 def test_an_unreachable_hub_is_found_in_one_connection_attempt(monkeypatch):
