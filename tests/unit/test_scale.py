@@ -290,6 +290,9 @@ def _fsdp_worker(rank: int, world: int, port: int, expected: tuple[list[str], fl
         assert isinstance(step.policy, FSDP) and isinstance(unwrap(step.policy).model.layers[0], FSDP)  # wrappers are back
         with generation_context(step.policy) as plain:  # outside any step, as after fit
             assert plain.model.embed_tokens.weight.shape == (len(tokenizer), plain.config.hidden_size)
+        # Leave together: a rank that tears gloo down while its peer still reads from the pair
+        # aborts the peer ("terminate called without an active exception"), seen on a loaded CI box.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
         for key, value in previous.items():
