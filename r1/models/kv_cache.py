@@ -14,9 +14,23 @@ import torch
 from transformers import DynamicCache
 
 
+def cache_argument(model) -> str:
+    """The keyword ``model``'s forward takes its KV cache by (``cache`` in transformers ≥ 5.x).
+
+    A peft (LoRA) model passes keywords through to the transformers model inside it,
+    whose signature decides.
+    """
+    return _cache_argument_of(forward_class(model))
+
+
+def forward_class(model) -> type:
+    """The class whose ``forward`` signature applies to ``model``: the transformers model inside a peft model."""
+    inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    return type(inner)
+
+
 @cache
-def cache_argument(model_class: type) -> str:
-    """The keyword a model's forward takes its KV cache by (``cache`` in transformers ≥ 5.x)."""
+def _cache_argument_of(model_class: type) -> str:
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
@@ -30,9 +44,9 @@ def prefill_with_cache(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     """Run left-padded prompts through ``model.forward`` once; return last-position logits and the filled cache."""
     kv = DynamicCache(config=model.config)
     positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-    extra = {"logits_to_keep": 1} if _takes_logits_to_keep(type(model)) else {}
+    extra = {"logits_to_keep": 1} if _takes_logits_to_keep(forward_class(model)) else {}
     out = model(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
-        **{cache_argument(type(model)): kv}, **extra,
+        **{cache_argument(model): kv}, **extra,
     )
     return out.logits[:, -1], kv

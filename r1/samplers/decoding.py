@@ -36,7 +36,7 @@ class HFCacheDecoder:
 
     def __init__(self, model) -> None:
         self.model = model
-        self.cache_kw = cache_argument(type(model))
+        self.cache_kw = cache_argument(model)
 
     def prefill(self, input_ids, attention_mask, num_samples, max_new_tokens):
         logits, self.cache = prefill_with_cache(self.model, input_ids, attention_mask)

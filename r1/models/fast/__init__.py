@@ -21,8 +21,17 @@ step costs per-op overhead more than arithmetic:
 
 :mod:`r1.models.fast.deepseek_v3` holds the DeepSeek-V3 folding maths the decoder and the
 scorer share. Each path checks that it applies (architecture, device, FSDP, activation
-checkpointing, batch size) and otherwise hands over to transformers' forward, so a
-result never depends on which path ran. Tests compare every path with transformers'
+checkpointing, batch size, LoRA adapters) and otherwise hands over to transformers'
+forward, so a result never depends on which path ran.
+
+**LoRA policies** (``model.lora``): the seam receives the policy as the phase holds it,
+a peft wrapper included. The fused decoder and scorer run on the transformers model
+inside it (:func:`r1.models.fast.adapters.base_model`) and fold each LoRA projection as
+its base weight plus the active adapter's ``B @ A`` (base weight alone inside
+``disable_adapter()``, GRPO's reference); they step aside where that is not exact: LoRA
+dropout while training, several active adapters, DoRA and other variants, any other
+peft layer (:mod:`r1.models.fast.adapters`). Shared-prompt scoring calls the wrapper's
+own forward and needs nothing of the kind. Tests compare every path with transformers'
 forward, variant by variant: ``tests/unit/test_decoders.py`` (each decode step),
 ``tests/unit/test_deepseek_v3_scoring.py`` (logits and gradients),
 ``tests/unit/test_completion_logits.py`` (shared prompts) and
@@ -42,6 +51,7 @@ import torch
 from torch import nn
 
 from r1.models.fast import deepseek_v3_scoring, shared_prompt
+from r1.models.fast.adapters import base_model
 from r1.models.fast.deepseek_v3_decoder import DeepseekV3Decoder
 from r1.models.fast.experts import select_sorted_experts
 from r1.models.fast.deepseek_v3 import foldable
@@ -54,8 +64,14 @@ def enabled() -> bool:
 
 
 def decoder(model: nn.Module) -> DeepseekV3Decoder | None:
-    """A fast decoder for ``model`` (the sampler's ``Decoder`` protocol), or None: decode with the model's forward."""
-    return DeepseekV3Decoder(model) if enabled() and foldable(model) else None
+    """A fast decoder for ``model`` (the sampler's ``Decoder`` protocol), or None: decode with the model's forward.
+
+    A peft (LoRA) model is decoded through the transformers model inside it.
+    """
+    if not enabled():
+        return None
+    inner = base_model(model)
+    return DeepseekV3Decoder(inner) if foldable(inner) else None
 
 
 def completion_logits(
@@ -69,7 +85,9 @@ def completion_logits(
     """Completion logits from the fused or the shared-prompt path, or None: score with the full-sequence forward.
 
     Arguments as :func:`r1.models.completion_logits.completion_logits`. The fused
-    forward is preferred where it applies; it also covers rows that share no prompt.
+    forward is preferred where it applies; it also covers rows that share no prompt. It
+    runs on the transformers model inside a peft (LoRA) wrapper; shared prompts go
+    through ``model`` as given.
     """
     if not enabled():
         return None
@@ -77,8 +95,9 @@ def completion_logits(
     shared = shared_prompt.prompt_groups(groups, prompt_ids, prompt_mask) if shared_prompt.can_share_prompts(model, grad) else None
     every_row = torch.arange(prompt_ids.shape[0], device=prompt_ids.device)
     first, row_prompt = shared if shared is not None else (every_row, every_row)
-    if deepseek_v3_scoring.usable(model, grad, first.shape[0], prompt_ids.shape[1], *completion_ids.shape):
-        return deepseek_v3_scoring.completion_logits(model, prompt_ids[first], prompt_mask[first], completion_ids, completion_mask, row_prompt)
+    inner = base_model(model)
+    if deepseek_v3_scoring.usable(inner, grad, first.shape[0], prompt_ids.shape[1], *completion_ids.shape):
+        return deepseek_v3_scoring.completion_logits(inner, prompt_ids[first], prompt_mask[first], completion_ids, completion_mask, row_prompt)
     if shared is None:
         return None
     return shared_prompt.shared_prompt_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask, *shared)

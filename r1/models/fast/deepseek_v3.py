@@ -20,6 +20,11 @@ its ``forward`` computes, with fewer ops:
 Folding is plain differentiable tensor ops: under ``torch.no_grad`` (decoding) the
 folded matrices are constants; with gradients on, the scorer backpropagates through
 them into the weights.
+
+Every projection weight is read through :func:`r1.models.fast.adapters.projection_weight`,
+so a LoRA projection (peft) folds as its base weight plus the adapter's ``B @ A``;
+:func:`foldable` turns down models whose adapters would not fold exactly
+(:mod:`r1.models.fast.adapters` lists when).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from r1.models import moe
+from r1.models.fast.adapters import folds_exactly, projection_weight
 
 # DeepseekV3TopkRouter's guard against dividing by a zero sum of top-k weights.
 TOPK_NORM_EPS = 1e-20
@@ -105,7 +111,7 @@ def route(gate, h: torch.Tensor, logits: torch.Tensor | None = None, score_bias:
 
 
 def foldable(model) -> bool:
-    """True for an unwrapped ``DeepseekV3ForCausalLM`` with the module layout the folding reads."""
+    """True for an unwrapped ``DeepseekV3ForCausalLM`` with the module layout the folding reads, any LoRA adapters foldable."""
     config = getattr(model, "config", None)
     if getattr(config, "model_type", None) != "deepseek_v3" or not hasattr(model, "model"):
         return False
@@ -128,7 +134,7 @@ def foldable(model) -> bool:
         _ = (model.model.rotary_emb, model.model.norm.weight, model.model.embed_tokens, model.lm_head.weight)
     except AttributeError:
         return False
-    return True
+    return folds_exactly(model)
 
 
 @dataclass
@@ -160,11 +166,11 @@ def fold_attention(layer, config) -> FoldedAttention:
     attn = layer.self_attn
     heads, rank, rope = config.num_attention_heads, config.kv_lora_rank, config.qk_rope_head_dim
     nope, v_dim = config.qk_nope_head_dim, config.v_head_dim
-    device = attn.kv_b_proj.weight.device
-    order = (_interleave_order(rope) if getattr(config, "rope_interleave", False) else torch.arange(rope)).to(device)
+    kv_b = projection_weight(attn.kv_b_proj)
+    order = (_interleave_order(rope) if getattr(config, "rope_interleave", False) else torch.arange(rope)).to(kv_b.device)
     # Products of weights are formed in float32 and rounded once to the model's dtype.
-    dtype = attn.kv_b_proj.weight.dtype
-    w_kv = attn.kv_b_proj.weight.float().view(heads, nope + v_dim, rank)
+    dtype = kv_b.dtype
+    w_kv = kv_b.float().view(heads, nope + v_dim, rank)
     w_uk, w_uv = w_kv[:, :nope], w_kv[:, nope:]  # (heads, nope, rank), (heads, v, rank)
 
     def query_rows(w_q: torch.Tensor) -> torch.Tensor:
@@ -174,12 +180,12 @@ def fold_attention(layer, config) -> FoldedAttention:
         rotary = w_q[:, nope:][:, order]
         return (torch.cat([latent, rotary], dim=1) * attn.scaling).reshape(heads * (rank + rope), -1).to(dtype)
 
-    w_kv_a = attn.kv_a_proj_with_mqa.weight  # (rank + rope, hidden): [latent | rotary key]
+    w_kv_a = projection_weight(attn.kv_a_proj_with_mqa)  # (rank + rope, hidden): [latent | rotary key]
     new_token = torch.cat([w_kv_a[:rank], w_kv_a[rank:][order]])
     kv_bias = attn.kv_a_proj_with_mqa.bias
     new_token_bias = None if kv_bias is None else torch.cat([kv_bias[:rank], kv_bias[rank:][order]])
     # out = o_proj(concat_h(ctx_h @ W_uv_h^T)) = concat_h(ctx_h) @ (o_proj_h @ W_uv_h)^T
-    w_o = attn.o_proj.weight.float().view(-1, heads, v_dim).transpose(0, 1)  # (heads, hidden, v)
+    w_o = projection_weight(attn.o_proj).float().view(-1, heads, v_dim).transpose(0, 1)  # (heads, hidden, v)
     out = torch.bmm(w_o, w_uv).transpose(0, 1).reshape(w_o.shape[1], heads * rank).to(dtype)
     folded = FoldedAttention(
         norm=layer.input_layernorm.weight, eps=layer.input_layernorm.variance_epsilon,
@@ -188,13 +194,13 @@ def fold_attention(layer, config) -> FoldedAttention:
         out=transposed(out), out_bias=attn.o_proj.bias,
     )
     if attn.q_lora_rank is None:
-        folded.project = transposed(torch.cat([query_rows(attn.q_proj.weight), new_token]))
+        folded.project = transposed(torch.cat([query_rows(projection_weight(attn.q_proj)), new_token]))
         if new_token_bias is not None:
             folded.project_bias = torch.cat([new_token_bias.new_zeros(heads * (rank + rope)), new_token_bias])
     else:
-        folded.q_a, folded.q_a_bias = transposed(attn.q_a_proj.weight), attn.q_a_proj.bias
+        folded.q_a, folded.q_a_bias = transposed(projection_weight(attn.q_a_proj)), attn.q_a_proj.bias
         folded.q_a_norm, folded.q_a_eps = attn.q_a_layernorm.weight, attn.q_a_layernorm.variance_epsilon
-        folded.from_q_lora = transposed(query_rows(attn.q_b_proj.weight))
+        folded.from_q_lora = transposed(query_rows(projection_weight(attn.q_b_proj)))
     return folded
 
 

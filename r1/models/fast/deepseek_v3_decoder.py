@@ -22,8 +22,10 @@ tensor ops where ``forward`` issues 510, plus its module calls:
 Short prompt batches (up to ``FUSED_PREFILL_MAX_TOKENS`` tokens, a GRPO step's
 prompts) are prefilled by the same folded layers; longer ones run the model's own
 ``forward``, whose fixed overhead no longer matters, and its latent cache is copied
-into the buffers. Results agree with ``forward`` to float rounding;
-``tests/unit/test_decoders.py`` checks each variant step by step.
+into the buffers. A LoRA projection folds as its base weight plus the adapter's
+``B @ A`` (:mod:`r1.models.fast.adapters`). Results agree with ``forward`` to float
+rounding; ``tests/unit/test_decoders.py`` checks each variant step by step,
+``tests/unit/test_lora_fast_paths.py`` LoRA policies.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from r1.models.fast.adapters import projection_weight
 from r1.models.fast.deepseek_v3 import (
     FoldedAttention,
     activation,
@@ -102,9 +105,10 @@ class DeepseekV3Decoder:
     def _fold_feed_forward(layer) -> _FeedForward:
         mlp, norm = layer.mlp, layer.post_attention_layernorm
         if not hasattr(mlp, "experts"):
+            gate_proj = projection_weight(mlp.gate_proj)
             return _FeedForward(
-                norm=norm.weight, eps=norm.variance_epsilon, up=transposed(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
-                down=transposed(mlp.down_proj.weight), act=activation(mlp.act_fn), width=mlp.gate_proj.weight.shape[0],
+                norm=norm.weight, eps=norm.variance_epsilon, up=transposed(torch.cat([gate_proj, projection_weight(mlp.up_proj)])),
+                down=transposed(projection_weight(mlp.down_proj)), act=activation(mlp.act_fn), width=gate_proj.shape[0],
             )
         experts, shared, gate = mlp.experts, mlp.shared_experts, mlp.gate
         count, width, hidden = experts.gate_up_proj.shape[0], experts.gate_up_proj.shape[1] // 2, experts.gate_up_proj.shape[2]
@@ -113,11 +117,12 @@ class DeepseekV3Decoder:
             norm=norm.weight, eps=norm.variance_epsilon, up=None, down=None, act=activation(experts.act_fn),
             width=width, moe=mlp, experts=count, score_bias=score_bias,
         )
-        if count * 3 * width * hidden > DENSE_EXPERTS_MAX_MACS or shared.gate_proj.weight.shape[0] % width:
-            return folded  # large experts: looped over, in place
+        shared_width = shared.gate_proj.weight.shape[0]
+        if count * 3 * width * hidden > DENSE_EXPERTS_MAX_MACS or shared_width % width:
+            return folded  # large experts: looped over, in place (the shared experts: their module's own forward)
         # Shared experts of total width S*width behave as S more experts with routing weight 1.
         # Both matrices are built (out, in) in one buffer each, one strided copy per piece.
-        n_shared = shared.gate_proj.weight.shape[0] // width
+        n_shared = shared_width // width
         folded.router_fused = gate.weight.dtype == torch.float32 == experts.gate_up_proj.dtype
         first = count if folded.router_fused else 0
         n = (count + n_shared) * width
@@ -125,12 +130,12 @@ class DeepseekV3Decoder:
         if folded.router_fused:
             up[:count] = gate.weight
         up[first : first + count * width].view(count, width, hidden).copy_(experts.gate_up_proj[:, :width])
-        up[first + count * width : first + n] = shared.gate_proj.weight
+        up[first + count * width : first + n] = projection_weight(shared.gate_proj)
         up[first + n : first + n + count * width].view(count, width, hidden).copy_(experts.gate_up_proj[:, width:])
-        up[first + n + count * width :] = shared.up_proj.weight
+        up[first + n + count * width :] = projection_weight(shared.up_proj)
         down = experts.down_proj.new_empty(hidden, n)
         down[:, : count * width].view(hidden, count, width).copy_(experts.down_proj.transpose(0, 1))
-        down[:, count * width :] = shared.down_proj.weight
+        down[:, count * width :] = projection_weight(shared.down_proj)
         folded.up, folded.down = transposed(up), transposed(down)
         folded.shared = n_shared
         folded.mixing = torch.cat([up.new_zeros(1, count), up.new_ones(1, n_shared)], dim=1)

@@ -30,9 +30,12 @@ The attention scores are materialised, so this path is for CPU batches whose sco
 stay under ``SCORES_MAX_ELEMENTS``; on accelerators and for long sequences the model's
 forward (with its memory-efficient kernels) runs instead. :func:`usable` also turns it
 down for sharded (FSDP) weights, activation checkpointing (nothing here recomputes),
-attention dropout while training, and rope types whose frequencies depend on the
-length. Logits and gradients match the model's forward to float rounding
-(``tests/unit/test_deepseek_v3_scoring.py``).
+attention dropout while training, rope types whose frequencies depend on the length,
+and LoRA adapters that do not fold exactly (LoRA dropout while training among them:
+:mod:`r1.models.fast.adapters`). A LoRA projection's weight is its base weight plus the
+adapter's ``B @ A``, formed in the graph, so gradients reach the adapter. Logits and
+gradients match the model's forward to float rounding
+(``tests/unit/test_deepseek_v3_scoring.py``, ``tests/unit/test_lora_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from r1.models import moe
+from r1.models.fast.adapters import projection_weight
 from r1.models.fast.deepseek_v3 import FoldedAttention, activation, fold_attention, foldable, has_static_rope, project, rms_norm, rope_table, route
 from r1.scale import fsdp_units, recomputes_activations
 
@@ -215,5 +219,5 @@ def _feed_forward(layer, x: torch.Tensor) -> torch.Tensor:
 
 def _mlp(mlp, h: torch.Tensor) -> torch.Tensor:
     """A gated MLP with its gate and up projections as one matmul."""
-    gate, up = F.linear(h, torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])).chunk(2, dim=-1)
-    return F.linear(activation(mlp.act_fn)(gate) * up, mlp.down_proj.weight)
+    gate, up = F.linear(h, torch.cat([projection_weight(mlp.gate_proj), projection_weight(mlp.up_proj)])).chunk(2, dim=-1)
+    return F.linear(activation(mlp.act_fn)(gate) * up, projection_weight(mlp.down_proj))

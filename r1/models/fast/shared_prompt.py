@@ -67,6 +67,6 @@ def shared_prompt_logits(
     positions = prompt_mask.sum(dim=1, keepdim=True) + torch.arange(width - 1, device=prompt_ids.device)
     out = model(
         input_ids=completion_ids[:, :-1], attention_mask=attention, position_ids=positions, use_cache=True,
-        **{cache_argument(type(model)): kv},
+        **{cache_argument(model): kv},
     )
     return torch.cat([first_logits, out.logits], dim=1)
