@@ -41,6 +41,8 @@ SHARDING = ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD")
 # The dtype FSDP gathers weights in, by the trainer's `precision` (absent: fp32).
 PARAM_DTYPES = {"bf16-mixed": "bfloat16", "bf16-true": "bfloat16", "16-mixed": "float16", "16-true": "float16"}
 Models = nn.Module | Sequence[nn.Module]
+# float16 autocast needs a gradient scaler, which Lightning runs on CUDA only; CPUs take fp32 or bf16.
+CUDA_ONLY_PRECISIONS = ("16-mixed", "16", "16-true", "half")
 
 
 def _as_list(models: Models | None) -> list[nn.Module]:
@@ -122,10 +124,16 @@ def build_strategy(trainer_cfg: Mapping[str, Any], model: Models | None = None):
 
 
 def check_accelerator(trainer_options: Mapping[str, Any]) -> None:
-    """Fail in one line when the option asks for a GPU this machine does not have."""
+    """Fail in one line when the option asks for a GPU this machine does not have, or a precision its CPU cannot train in."""
     accelerator = str(trainer_options.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.accelerator={accelerator} needs a CUDA GPU, and torch sees none; use trainer=cpu (or trainer=ddp for CPU processes)")
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    precision = str(trainer_options.get("precision", "32-true"))
+    if on_cpu and precision in CUDA_ONLY_PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision={precision} (float16 with loss scaling) needs a CUDA GPU; on CPU use 32-true, bf16-mixed or bf16-true"
+        )
 
 
 def fsdp_strategy(
@@ -301,9 +309,11 @@ def fsdp_units(module: nn.Module) -> list[nn.Module]:
 
 def recomputes_activations(model: nn.Module) -> bool:
     """Whether backward re-runs some of ``model``'s layers (activation checkpointing, FSDP's or transformers')."""
-    # transformers >= 5.x names the flag is_activation_checkpointing (the old name still warns)
-    flag = "is_activation_checkpointing" if hasattr(type(model), "is_activation_checkpointing") else "is_gradient_checkpointing"
-    if getattr(model, flag, False):
+    # transformers >= 5.x names the flag is_activation_checkpointing (the old name still warns);
+    # a peft (LoRA) model carries the flag on the transformers model inside it
+    inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    flag = "is_activation_checkpointing" if hasattr(type(inner), "is_activation_checkpointing") else "is_gradient_checkpointing"
+    if getattr(inner, flag, False):
         return True
     wrappers = _wrapper_classes()
     return bool(wrappers) and any(isinstance(m, wrappers[1]) for m in model.modules())

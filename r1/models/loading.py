@@ -62,17 +62,22 @@ def load_model(cfg: Mapping[str, Any]):
     ``name_or_path: null`` builds ``architecture`` (a ``_target_`` node, e.g. the tiny MoE)
     with the vocabulary of the tokenizer; anything else is loaded with transformers.
     """
+    from r1.models.lora import adapter_base, is_adapter_folder, load_adapter_folder
+
     name_or_path = cfg.get("name_or_path")
     if name_or_path:
         check_model_folder(str(name_or_path))  # before the tokenizer: a broken model folder is named as such
     tokenizer = load_tokenizer(cfg.get("tokenizer") or cfg.get("name_or_path"))
     if name_or_path:
+        adapter = str(name_or_path) if is_adapter_folder(str(name_or_path)) else None
         model = load_pretrained(
-            str(name_or_path),
+            adapter_base(adapter) if adapter else str(name_or_path),
             dtype=cfg.get("dtype", "auto"),
             attn_implementation=cfg.get("attn_implementation"),
             trust_remote_code=bool(cfg.get("trust_remote_code", False)),
         )
+        if adapter:  # a LoRA run exported without merging: its base model, the adapter merged in
+            model = load_adapter_folder(model, adapter)
     else:
         architecture = cfg.get("architecture")
         if not architecture or "_target_" not in architecture:
@@ -141,13 +146,21 @@ def hf_folder_problem(folder: str | Path) -> str | None:
     """
     import json
 
+    from r1.models.lora import ADAPTER_CONFIG, is_adapter_folder
+
     folder = Path(folder)
-    try:
-        json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"{folder} has no config.json"
-    except (OSError, ValueError) as error:
-        return f"its config.json does not parse ({_first_line(error)})"
+    if is_adapter_folder(folder):  # a LoRA adapter alone (model.lora.merge_on_export=false): its own config, its weights
+        try:
+            json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            return f"its {ADAPTER_CONFIG} does not parse ({_first_line(error)})"
+    else:
+        try:
+            json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return f"{folder} has no config.json"
+        except (OSError, ValueError) as error:
+            return f"its config.json does not parse ({_first_line(error)})"
     for index in folder.glob("*.index.json"):
         try:
             shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())

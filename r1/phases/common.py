@@ -219,22 +219,32 @@ def guards(cfg: DictConfig) -> list[Any]:
     return [FiniteGuard(), SettingsRecord(run_settings(cfg), str(OmegaConf.select(cfg, "phase.name", default="train")))]
 
 
-def save_hf(model, tokenizer, folder: str | Path) -> Path:
-    """Save a Hugging Face folder (config, safetensors, tokenizer) the next phase loads unchanged.
+def save_hf(model, tokenizer, folder: str | Path, merge_adapter: bool = True) -> Path:
+    """Save a Hugging Face folder (config, safetensors, tokenizer) the next phase loads unchanged; returns it.
 
     Weights holding NaN or infinity are refused (a one-line :class:`~r1.errors.TrainingError`),
     and the saved folder is read back (:func:`r1.models.loading.hf_folder_problem`), so a
     done-marker written after this call never vouches for a broken model.
+
+    A LoRA model (``model.lora``) also writes its adapter alone to ``adapter/`` next to
+    ``folder``; ``folder`` then holds a merged copy, or, with ``merge_adapter=False``, is
+    not written and the adapter folder is returned (the next phase loads it on its base).
     """
     from transformers.utils import logging as hf_logging
 
     from r1.models.loading import hf_folder_problem
+    from r1.models.lora import has_lora, merged_copy, save_adapter
     from r1.errors import TrainingError
     from r1.phases.guards import first_non_finite, non_finite
 
     folder = Path(folder)
     if non_finite(model.parameters()):
         raise TrainingError(f"the trained weights ({first_non_finite(model.named_parameters())}) hold NaN or infinite values; {folder} was not written")
+    if has_lora(model):
+        adapter = save_adapter(model, tokenizer, folder.parent / "adapter")
+        if not merge_adapter:
+            return adapter
+        model = merged_copy(model)
     folder.mkdir(parents=True, exist_ok=True)
     shown = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a bar per saved shard says nothing the summary does not

@@ -26,6 +26,7 @@ from r1.data.chat import PromptFormat, PromptSettings
 from r1.data.datasets import DataSettings
 from r1.data.sft import IGNORE_INDEX
 from r1.errors import ConfigError
+from r1.models.lora import merge_on_export
 from r1.phases.sft import (
     SFTSettings,
     build_datamodule,
@@ -164,6 +165,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     Like SFT, the same command resumes an interrupted run.
     """
     from r1.models import load_model, load_tokenizer
+    from r1.models.trainable import prepare_for_training
     from r1.phases.common import read_settings, resume_state, run_dir
 
     settings = read_settings(DistillSettings, cfg.phase)
@@ -177,6 +179,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     task = build_task(cfg)
     table, val_samples, skipped = load_data(data, task, int(cfg.seed))  # before any model: a bad path fails in a second
     student, tokenizer = load_model(settings.student)
+    student = prepare_for_training(student, settings.student, cfg.get("trainer"))
     if weight > 0:
         # compare vocabularies before loading the teacher's weights, so a mismatch fails fast
         check_same_tokenizer(load_tokenizer(node.get("tokenizer") or node.get("name_or_path")), tokenizer)
@@ -189,6 +192,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
     module = build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format)
     module.balance = ExpertBalance(student, balance_settings(settings.student))
+    module.merge_on_export = merge_on_export(settings.student)
     summary = train(cfg, settings, module, datamodule, state)
 
     summary["student/parameters"] = sum(p.numel() for p in student.parameters())

@@ -45,6 +45,7 @@ from r1.data.chat import PromptFormat
 from r1.errors import ConfigError, DataError, PluginError
 from r1.math import warm_up as warm_up_verifier
 from r1.models.completion_logits import completion_logits
+from r1.models.lora import adapter_disabled, has_lora, merge_on_export, trainable_parameters
 from r1.phases.balance import ExpertBalance, balance_settings, progress_text
 from r1.phases.prompting import PromptScreen, read_prompt_settings, take_usable
 from r1.phases.validation import evaluate_greedy
@@ -318,10 +319,13 @@ class GRPOModule(lightning.LightningModule):
         self.automatic_optimization = False
         self.policy = policy
         self.tokenizer = tokenizer
-        # A frozen copy of the starting policy; not even built when beta == 0 (saves the memory).
+        # A frozen copy of the starting policy; not built when beta == 0 (saves the memory), nor for a
+        # LoRA policy, whose reference is itself with the adapter switched off (reference_logprobs).
         self.reference = None
-        if settings.beta != 0.0:
+        if settings.beta != 0.0 and not has_lora(policy):
             self.reference = copy.deepcopy(policy).eval().requires_grad_(False)
+        self.merge_on_export = True
+        """Whether a LoRA policy's exported ``hf/`` folder holds the merged model (``model.lora.merge_on_export``)."""
         self.settings, self.algorithm = settings, parts.algorithm
         self.reward, self.sampler, self.schedule = parts.reward, parts.sampler, parts.schedule
         self.optimizer_factory = parts.optimizer
@@ -445,7 +449,7 @@ class GRPOModule(lightning.LightningModule):
         mask = rollout.completion_mask.clone()
         if s.mask_truncated:
             mask[rollout.truncated] = 0
-        ref_logprobs = self.sequence_logprobs(self.reference, rollout)[0] if self.reference is not None else None
+        ref_logprobs = self.reference_logprobs(rollout)
         size = s.mini_batch_size or rows.numel()
         # The sampling policy's log-probs are needed only once the policy has moved within this rollout.
         needs_old = s.updates_per_rollout > 1 or size < rows.numel()
@@ -487,6 +491,19 @@ class GRPOModule(lightning.LightningModule):
             result["train/balance_loss"] = result.pop("balance_loss")
         result["rows_trained"] = float(rows.numel())
         return result
+
+    def reference_logprobs(self, rollout: Rollout) -> torch.Tensor | None:
+        """``(B, C)`` log-probs of the completions under the frozen reference; None when beta is 0.
+
+        The reference is the starting policy: a frozen copy, or for a LoRA policy the policy
+        itself with its adapter switched off (the adapter is all that training changes).
+        """
+        if self.settings.beta == 0.0:
+            return None
+        if self.reference is not None:
+            return self.sequence_logprobs(self.reference, rollout)[0]
+        with adapter_disabled(self.policy) as base:
+            return self.sequence_logprobs(base, rollout)[0]
 
     def sequence_logprobs(self, model, rollout: Rollout, rows: torch.Tensor | None = None, grad: bool = False):
         """``(B, C)`` log-probs of the completion tokens of ``rows`` (default: all), at the sampling temperature, and their entropy.
@@ -676,6 +693,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     resolved, which may mean training the cold-start SFT model first.
     """
     from r1.models import load_model
+    from r1.models.trainable import prepare_for_training
     from r1.phases.common import resume_state, run_dir
     from r1.phases.start import starting_policy
 
@@ -689,8 +707,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     warm_up_verifier(wait=False)
     model_cfg = starting_policy(cfg)
     policy, tokenizer = load_model(model_cfg)
+    policy = prepare_for_training(policy, cfg.model, cfg.get("trainer"))
     module = GRPOModule(policy, tokenizer, settings, parts, folder, PromptFormat(tokenizer, prompt))
     module.balance = ExpertBalance(policy, balance_settings(cfg.model))  # after the reference copy: its routers are not watched
+    module.merge_on_export = merge_on_export(cfg.model)
     trainer = build_grpo_trainer(cfg, settings, policy, state.checkpoints, validate=bool(module.val_samples), balance=module.balance)
     initial = None
     if state.ckpt_path is None and module.val_samples and trainer.is_global_zero:
@@ -703,6 +723,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "phase": "grpo", "run_dir": str(folder), "steps": settings.max_steps, "seconds": time.perf_counter() - started,
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
+        "model/trainable_parameters": trainable_parameters(policy)[0], "model/lora": has_lora(policy),
         "resumed_from_step": module.resumed_from_step, "algorithm": parts.algorithm.names,
         "initial/accuracy": initial["accuracy"] if initial else None,
         "prompt/style": prompt.style, "prompt/prefill": module.prompt_format.prefill,
@@ -721,7 +742,7 @@ def finish(module: GRPOModule, trainer, summary: dict[str, Any], folder: Path, s
     with generation_context(module.policy, trainer.strategy) as policy:
         if trainer.global_rank == 0:
             final = module.held_out(policy) if module.val_samples else None
-            hf_dir = save_hf(policy, module.tokenizer, folder / "hf")
+            hf_dir = save_hf(policy, module.tokenizer, folder / "hf", merge_adapter=module.merge_on_export)
     if trainer.global_rank == 0:
         summary.update({
             "hf_dir": str(hf_dir),

@@ -46,6 +46,7 @@ from r1.data.sft import (
     tokenize_examples,
 )
 from r1.errors import ConfigError
+from r1.models.lora import merge_on_export
 from r1.phases.balance import ExpertBalance, balance_settings, progress_text
 from r1.phases.common import ResumeState, check_learning_rate
 from r1.phases.prompting import read_prompt_settings
@@ -305,6 +306,8 @@ class SFTModule(lightning.LightningModule):
         self.prompt_format = prompt_format
         self.name = name
         self.balance: ExpertBalance | None = None
+        self.merge_on_export = True
+        """Whether a LoRA model's exported ``hf/`` folder holds the merged model (``model.lora.merge_on_export``)."""
         """Router-bias updates, balance loss and expert-load metrics when the model is an MoE (:mod:`r1.phases.balance`)."""
         self.history: list[dict[str, float]] = []  # one entry per validation: the learning curve
         self._last_loss: torch.Tensor | None = None
@@ -553,7 +556,7 @@ def train(cfg: DictConfig, settings: SFTSettings, module: SFTModule, datamodule:
         summary.update({k: v for k, v in module.history[-1].items() if k.startswith("val/")})
     summary.update({"train/loss": module.last_loss, "train/examples": len(datamodule.train), "curve": module.history, "resumed_from": state.ckpt_path})
     if trainer.is_global_zero:
-        summary["hf_dir"] = str(save_hf(module.model, module.tokenizer, out / "hf"))
+        summary["hf_dir"] = str(save_hf(module.model, module.tokenizer, out / "hf", merge_adapter=module.merge_on_export))
         if checkpoint:
             summary["checkpoint_dir"] = str(state.checkpoints)
     return summary
@@ -579,6 +582,7 @@ def write_summary(folder: Path, summary: Mapping[str, Any]) -> Path:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """``python -m r1.run phase=sft``: cold-start SFT of ``model`` on ``data``; returns the summary."""
     from r1.models import load_model
+    from r1.models.trainable import prepare_for_training
     from r1.phases.common import resume_state, run_dir
 
     settings, data = read_sft_settings(cfg)
@@ -587,10 +591,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     task = build_task(cfg)
     table, val_samples, skipped = load_data(data, task, int(cfg.seed))  # before the model: a bad path fails in a second
     model, tokenizer = load_model(cfg.model)
+    model = prepare_for_training(model, cfg.model, cfg.get("trainer"))
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
     module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format)
     module.balance = ExpertBalance(model, balance_settings(cfg.model))
+    module.merge_on_export = merge_on_export(cfg.model)
     summary = train(cfg, settings, module, datamodule, state)
     summary["data/skipped"] = skipped
     return finish(cfg, state, summary)

@@ -351,3 +351,12 @@ def test_grpo_under_fsdp_on_two_cpu_processes_trains_exactly_like_ddp(tmp_path):
         weights[name] = load_file(str(saved))
     for key, ddp in weights["ddp"].items():
         torch.testing.assert_close(weights["fsdp"][key], ddp, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["16-mixed", "16-true"])
+def test_float16_precision_on_the_cpu_is_one_config_error_naming_what_works(precision):
+    from r1.scale import check_accelerator
+
+    with pytest.raises(ConfigError, match=f"trainer.precision={precision} .*on CPU use 32-true, bf16-mixed or bf16-true"):
+        check_accelerator({"accelerator": "cpu", "precision": precision})
+    check_accelerator({"accelerator": "cpu", "precision": "bf16-mixed"})
