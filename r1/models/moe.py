@@ -131,6 +131,10 @@ class RoutingRecorder:
         index = self.layer_of.get(id(router))
         if index is None or (self.grad_only and not torch.is_grad_enabled()):
             return
+        if in_backward():  # checkpointing recomputes this forward: the same ops (it checks the saved tensors), nothing kept
+            if self.keep_scores and torch.is_grad_enabled():
+                affinities(router, logits.reshape(-1, logits.shape[-1]))
+            return
         indices = indices.reshape(-1, indices.shape[-1])
         logits = logits.reshape(-1, logits.shape[-1])
         sequence = self.sequences(indices.shape[0], indices.device)
@@ -145,6 +149,15 @@ class RoutingRecorder:
         layer.counts += counted.to(layer.counts.device)
         if self.keep_scores and torch.is_grad_enabled():
             layer.scores.append((affinities(router, logits), indices, sequence))
+
+
+def in_backward() -> bool:
+    """Whether this forward runs inside a backward pass: activation checkpointing recomputing a layer.
+
+    The recomputed routing repeats the forward's, so it is neither counted again nor added
+    to a balance loss a second time (``model.gradient_checkpointing``, FSDP's checkpointing).
+    """
+    return torch._C._current_graph_task_id() != -1
 
 
 def observe(router: nn.Module, logits: torch.Tensor, indices: torch.Tensor) -> None:

@@ -459,8 +459,8 @@ class GRPOModule(lightning.LightningModule):
         self.policy.train()
         for _ in range(s.updates_per_rollout):
             for chunk in rows.split(size):
-                if self.balance is not None:  # expert load counts the real tokens of this training forward
-                    self.balance.set_token_mask(torch.cat([rollout.prompt_mask[chunk], rollout.completion_mask[chunk]], dim=1))
+                if self.balance is not None:  # expert load counts the real input tokens of this training forward
+                    self.balance.set_token_mask(scored_inputs(rollout.prompt_mask[chunk], rollout.completion_mask[chunk]))
                 logprobs, entropy = self.sequence_logprobs(self.policy, rollout, chunk, grad=True)
                 old = old_logprobs[chunk] if old_logprobs is not None else logprobs.detach()
                 loss, stats = grpo_loss(
@@ -615,6 +615,18 @@ class GRPOModule(lightning.LightningModule):
 
 
 # ----------------------------------------------------------------------------- the loop around it
+
+
+def scored_inputs(prompt_mask: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """``(B, P + C)``: the tokens whose outputs the loss reads, i.e. every real token but each row's last.
+
+    The last completion token is an input to no scored prediction; the fused scoring path
+    never runs it, so expert load leaves it out on every path and the router biases move
+    the same whichever path ran.
+    """
+    inputs = torch.zeros_like(completion_mask)
+    inputs[:, :-1] = completion_mask[:, 1:]
+    return torch.cat([prompt_mask, inputs], dim=1)
 
 
 def checkpoint_name(step: int) -> str:

@@ -7,9 +7,11 @@ import os
 import pytest
 import torch
 
-from r1.models import moe
+from r1.models import build_tiny_moe, moe
+from r1.models.tokenizer import load_tiny_tokenizer
 from r1.models.completion_logits import completion_logits, full_sequence_logits
 from r1.phases.balance import BalanceSettings, ExpertBalance
+from r1.phases.grpo import scored_inputs
 from r1.runtime import forced_fast_paths
 from tests.unit.test_decoders import VOCAB, deepseek, prompts
 
@@ -72,13 +74,13 @@ def test_both_scoring_paths_count_the_same_load_and_match_with_a_nonzero_bias(fa
     completion_mask = torch.ones_like(completion_ids)
     groups = torch.arange(prompt_ids.shape[0]) // 2
     with forced_fast_paths(fast), moe.RoutingRecorder(model, grad_only=True) as recorder:
-        recorder.token_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        recorder.token_mask = scored_inputs(prompt_mask, completion_mask)  # as GRPO's update sets it
         logits = completion_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask, groups)
     expected = full_sequence_logits(model, prompt_ids, prompt_mask, completion_ids, completion_mask)
     assert torch.allclose(logits, expected, atol=1e-5)
     # The fused path routes each shared prompt once but counts it for both completions, as the plain path does, and
-    # routes every completion token but the last (nothing reads its output).
-    routed = int(prompt_mask.sum()) + int(completion_mask.sum()) - (completion_ids.shape[0] if fast else 0)
+    # routes every completion token but the last (nothing reads its output), which the plain path routes but the mask leaves out.
+    routed = int(prompt_mask.sum()) + int(completion_mask.sum()) - completion_ids.shape[0]
     top_k = moe.routers(model)[0][1].top_k
     assert all(int(c.sum()) == routed * top_k for c in recorder.counts().values())
 
@@ -191,3 +193,26 @@ def test_under_ddp_every_rank_applies_the_same_bias_from_the_summed_counts(tmp_p
     summed[0], summed[1] = 10, 11
     for index in a:
         assert torch.equal(a[index], b[index]) and torch.equal(a[index], moe.bias_step(summed, 0.5))
+
+
+def test_activation_checkpointing_neither_counts_a_recomputed_forward_again_nor_changes_the_balance_gradient():
+    import copy
+
+    from r1.models.trainable import prepare_for_training
+
+    tokenizer = load_tiny_tokenizer()
+    model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, seed=0)
+    ids = tokenizer(["1+2=3", "7*3=21"], return_tensors="pt", padding=True)
+    seen = []
+    for checkpointing in (False, True):
+        trained = prepare_for_training(copy.deepcopy(model), {"gradient_checkpointing": checkpointing}).train()
+        recorder = moe.RoutingRecorder(trained, grad_only=True, keep_scores=True)
+        with recorder:
+            output = trained(**ids, labels=ids["input_ids"], use_cache=False)
+            (output.loss + 0.1 * moe.recorded_balance_loss(recorder)).backward()  # backward recomputes each checkpointed layer
+        counts = {index: c.clone() for index, c in recorder.counts().items()}
+        seen.append((counts, {i: len(layer.scores) for i, layer in recorder.layers.items()}, [p.grad.clone() for p in trained.parameters() if p.grad is not None]))
+    (plain_counts, plain_scores, plain_grads), (counts, scores, grads) = seen
+    assert all(torch.equal(plain_counts[i], counts[i]) for i in plain_counts) and scores == plain_scores
+    for plain, checkpointed in zip(plain_grads, grads, strict=True):
+        torch.testing.assert_close(checkpointed, plain, rtol=1e-5, atol=1e-7)
