@@ -1,6 +1,7 @@
 """Build small stand-ins for Hugging Face chat models, offline, from config.
 
     python tools/build_standins.py OUT_DIR [--only NAME ...] [--seed N]
+    python tools/build_standins.py OUT_DIR --only qwen3-dense-50m   # the 48.8 M-parameter one, on request only
 
 r1 must work with any Hub chat model (``model=hf model.name_or_path=<folder>``),
 but CI has no Hub access, and r1's default model (a byte-level tokenizer, its own
@@ -36,6 +37,14 @@ byte-identical folders, whatever the thread count. Building all three takes 1-4 
 on two shared CPU cores (training the tokenizer 0.3-0.9 s of it), after 2-4 s of
 importing torch and transformers; about 20 MB on disk.
 
+One more, ``qwen3-dense-50m``, is built only when named (``--only qwen3-dense-50m``):
+``qwen3-dense`` (same tokenizer, template and generation defaults) at
+:data:`SHAPE_50M`, 48.8 M parameters, under its own cap :data:`MAX_PARAMETERS_50M`.
+It is big enough for its weights, gradients and optimizer states to outweigh the
+framework's own memory, which a memory measurement needs
+(``tools/bench_memory.py``), while a GRPO step still runs on a CPU. It adds about
+200 MB on disk and a few seconds to a build, so a plain build leaves it out.
+
 The tokenizer is trained on the math text shipped in the package (problems,
 solutions and answers of the MATH-500, GSM8K, AIME 2024 and AMC 2023 test files,
 about 1.4 MB), written as R1 completions (``<think>`` solution ``</think>``
@@ -57,7 +66,7 @@ import argparse
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,6 +103,21 @@ SHAPE: dict[str, Any] = {
     "dtype": "float32",
 }
 """What both architectures share: a Qwen3 block at 1/8 of Qwen3-0.6B's width (1,024), four layers instead of 28."""
+
+SHAPE_50M: dict[str, Any] = {
+    **SHAPE,
+    "hidden_size": 512,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 64,
+    "intermediate_size": 2048,
+}
+"""``qwen3-dense-50m``: half Qwen3-0.6B's width (1,024) and head size (128), 12 layers instead of 28: 47.2 M parameters in the
+layers, 1.6 M in the tied embedding."""
+
+MAX_PARAMETERS_50M = 55_000_000
+"""The cap for ``qwen3-dense-50m`` (about 50 M, not the small stand-ins' :data:`MAX_PARAMETERS`)."""
 
 MOE: dict[str, Any] = {
     "num_experts": 8,
@@ -207,12 +231,19 @@ class StandIn(NamedTuple):
     """``dense`` (``Qwen3ForCausalLM``) or ``moe`` (``Qwen3MoeForCausalLM``)."""
     style: str
     """A key of :data:`STYLES`."""
+    shape: Mapping[str, Any] = SHAPE
+    """The model's size (:data:`SHAPE` or :data:`SHAPE_50M`)."""
+    max_parameters: int = MAX_PARAMETERS
+    """Building refuses a model with more parameters than this."""
+    default: bool = True
+    """Built when no names are given; False = only when named."""
 
 
 STANDINS: dict[str, StandIn] = {
     "qwen3-dense": StandIn("dense", "qwen"),
     "qwen3-moe": StandIn("moe", "qwen"),
     "qwen3-dense-think": StandIn("dense", "r1_distill"),
+    "qwen3-dense-50m": StandIn("dense", "qwen", SHAPE_50M, MAX_PARAMETERS_50M, default=False),
 }
 
 
@@ -303,28 +334,40 @@ def save_tokenizer(tokenizer, folder: Path, style: ChatStyle) -> None:
 # ----------------------------------------------------------------------------- model
 
 
-def build_model(architecture: str, tokenizer, style: ChatStyle, seed: int):
-    """A randomly initialised Qwen3 (dense or MoE) for ``tokenizer``; ``seed`` fixes the weights.
+def model_config(architecture: str, tokenizer, style: ChatStyle, shape: Mapping[str, Any] = SHAPE):
+    """The Qwen3 (dense or MoE) config for ``tokenizer`` at ``shape``, and the transformers class that builds it."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM
 
-    The global torch RNG is left as it was.
-    """
-    import torch
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM
-
-    vocab = len(tokenizer)
     ids = {
-        "vocab_size": -(-vocab // EMBEDDING_MULTIPLE) * EMBEDDING_MULTIPLE,
+        "vocab_size": -(-len(tokenizer) // EMBEDDING_MULTIPLE) * EMBEDDING_MULTIPLE,
         "bos_token_id": tokenizer.convert_tokens_to_ids(style.config_bos),
         "eos_token_id": tokenizer.eos_token_id,
     }
     if architecture == "dense":
-        config = Qwen3Config(**SHAPE, **ids)
-        model_class: Any = Qwen3ForCausalLM
-    elif architecture == "moe":
-        config = Qwen3MoeConfig(**SHAPE, **MOE, **ids)
-        model_class = Qwen3MoeForCausalLM
-    else:
-        raise ValueError(f"unknown architecture '{architecture}'; use dense or moe")
+        return Qwen3Config(**shape, **ids), Qwen3ForCausalLM
+    if architecture == "moe":
+        return Qwen3MoeConfig(**shape, **MOE, **ids), Qwen3MoeForCausalLM
+    raise ValueError(f"unknown architecture '{architecture}'; use dense or moe")
+
+
+def config_parameter_count(config, model_class) -> int:
+    """Parameters ``model_class(config)`` would have, counted on the meta device (no weights allocated or initialised)."""
+    import torch
+
+    with torch.device("meta"):
+        return parameter_count(model_class(config))
+
+
+def build_model(architecture: str, tokenizer, style: ChatStyle, seed: int, shape: Mapping[str, Any] = SHAPE):
+    """A randomly initialised Qwen3 (dense or MoE) for ``tokenizer`` at ``shape``; ``seed`` fixes the weights.
+
+    The global torch RNG is left as it was.
+    """
+    import torch
+    from transformers import GenerationConfig
+
+    vocab = len(tokenizer)
+    config, model_class = model_config(architecture, tokenizer, style, shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
@@ -332,7 +375,7 @@ def build_model(architecture: str, tokenizer, style: ChatStyle, seed: int):
         model.get_input_embeddings().weight[vocab:] = 0.0
     eos_ids = [tokenizer.convert_tokens_to_ids(token) for token in style.generation_eos]
     model.generation_config = GenerationConfig(
-        bos_token_id=ids["bos_token_id"],
+        bos_token_id=config.bos_token_id,
         eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
         pad_token_id=tokenizer.pad_token_id,
         **style.sampling,
@@ -361,8 +404,8 @@ def saved_parameter_count(folder: Path) -> int:
 
 
 def build_standins(out_dir: Path, names: Sequence[str] | None = None, seed: int = 0) -> dict[str, Path]:
-    """Build the named stand-ins (all of :data:`STANDINS` when None) under ``out_dir``; returns each one's folder."""
-    names = list(STANDINS) if names is None else list(names)
+    """Build the named stand-ins (the :data:`STANDINS` built by default when None) under ``out_dir``; returns each one's folder."""
+    names = [name for name, spec in STANDINS.items() if spec.default] if names is None else list(names)
     unknown = [name for name in names if name not in STANDINS]
     if unknown:
         raise ValueError(f"unknown stand-in '{unknown[0]}'; choose from: {', '.join(STANDINS)}")
@@ -373,10 +416,10 @@ def build_standins(out_dir: Path, names: Sequence[str] | None = None, seed: int 
         spec = STANDINS[name]
         style = STYLES[spec.style]
         tokenizer = build_tokenizer(bpe_json, style)
-        model = build_model(spec.architecture, tokenizer, style, seed)
+        model = build_model(spec.architecture, tokenizer, style, seed, spec.shape)
         count = parameter_count(model)
-        if count > MAX_PARAMETERS:
-            raise ValueError(f"stand-in '{name}' has {count:,} parameters, over {MAX_PARAMETERS:,}; shrink SHAPE")
+        if count > spec.max_parameters:
+            raise ValueError(f"stand-in '{name}' has {count:,} parameters, over {spec.max_parameters:,}; shrink its shape")
         folder = out_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(folder))
@@ -388,7 +431,11 @@ def build_standins(out_dir: Path, names: Sequence[str] | None = None, seed: int 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build small offline stand-ins for Hugging Face chat models.")
     parser.add_argument("out_dir", type=Path, help="folder to write one subfolder per stand-in into")
-    parser.add_argument("--only", nargs="+", choices=list(STANDINS), metavar="NAME", help=f"build only these ({', '.join(STANDINS)})")
+    defaults = [name for name, spec in STANDINS.items() if spec.default]
+    parser.add_argument(
+        "--only", nargs="+", choices=list(STANDINS), metavar="NAME",
+        help=f"build only these ({', '.join(STANDINS)}; default: {', '.join(defaults)})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="weights seed (same seed, same weights)")
     args = parser.parse_args(argv)
     from transformers.utils import logging as transformers_logging

@@ -52,6 +52,10 @@ CONFIGS: dict[str, list[str]] = {
     "fsdp-h1024": [*FSDP_ONE_GPU, *WIDE],
     "fsdp-h1024-minibatch": [*FSDP_ONE_GPU, *WIDE, "phase.mini_batch_size=64"],
     "vllm-tiny": ["trainer=gpu", "sampler=vllm"],
+    # model.lora / model.gradient_checkpointing: the peak memory each saves at this width (tools/bench_memory.py on CPU)
+    "gpu-h1024-lora": ["trainer=gpu", *WIDE, "model.lora.enabled=true"],
+    "gpu-h1024-checkpointing": ["trainer=gpu", *WIDE, "model.gradient_checkpointing=true"],
+    "fsdp-h1024-lora": [*FSDP_ONE_GPU, *WIDE, "model.lora.enabled=true"],
 }
 
 

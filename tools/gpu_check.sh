@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU check of r1's trainer strategies and samplers: a few GRPO steps per configuration
-# (trainer=gpu, trainer=fsdp on one GPU, the tiny MoE and a hidden-1024 variant, and
+# (trainer=gpu, trainer=fsdp on one GPU, the tiny MoE and a hidden-1024 variant, LoRA and
+# gradient checkpointing at hidden 1024, and
 # sampler=vllm when vLLM is installed), one JSON line each with tokens/s/GPU and peak GPU
 # memory (tools/gpu_check.py). Needs no network; finishes in under 5 minutes on an H200.
 # A failing configuration is reported (ok: false, with the error) and the next one runs;
@@ -15,7 +16,7 @@
 # once, in the repository root (.whl/ is git-ignored), then carry .whl to the machine:
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#     -d .whl hydra-core==1.3.8 omegaconf==2.3.1 transformers==5.24.0
+#     -d .whl hydra-core==1.3.8 omegaconf==2.3.1 transformers==5.24.0 peft==0.21.2 accelerate psutil
 #   python3 -m pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3   # PyPI has only its sdist; this builds the pure-Python wheel
 # (datasets and wandb are not needed: the check runs with logger=none.)
 set -uo pipefail

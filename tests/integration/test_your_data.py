@@ -11,7 +11,6 @@ exported folder reloads in transformers and generates.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 import torch
 
 from r1.data.rows import gold_answer
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 from tests.unit.test_run_state import compose_with
 
 GSM8K = REPO_ROOT / "tests" / "data" / "datasets" / "gsm8k_sample.jsonl"
@@ -32,10 +31,7 @@ QUIET = ["logger=none", "phase.progress_bar=false"]
 
 @pytest.fixture(scope="module")
 def standins(tmp_path_factory) -> dict[str, Path]:
-    spec = importlib.util.spec_from_file_location("build_standins", REPO_ROOT / "tools" / "build_standins.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_standins(tmp_path_factory.mktemp("standins"), names=["qwen3-dense", "qwen3-dense-think"])
+    return load_tool("build_standins").build_standins(tmp_path_factory.mktemp("standins"), names=["qwen3-dense", "qwen3-dense-think"])
 
 
 class Recorder:

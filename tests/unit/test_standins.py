@@ -4,12 +4,12 @@ They are what r1's "any Hugging Face chat model" tests load instead of a downloa
 these checks pin what makes them realistic: a trained BPE that round-trips text, the
 Qwen and DeepSeek-R1-Distill chat templates with their BOS/EOS/pad conventions (the
 double-BOS trap included), Qwen3 and Qwen3-MoE classes, a size limit and
-reproducible builds.
+reproducible builds. The ~50 M-parameter ``qwen3-dense-50m`` (built on request only)
+is checked from its config, counted on the meta device, without building it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import unicodedata
 from pathlib import Path
@@ -17,18 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 
-def load_builder():
-    """``tools/build_standins.py`` as a module (tools/ is no package)."""
-    spec = importlib.util.spec_from_file_location("build_standins", REPO_ROOT / "tools" / "build_standins.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-builder = load_builder()
+builder = load_tool("build_standins")
 
 QUESTION = "Let $f(x) = \\frac{x^2+1}{\\sqrt{x}}$. Find $f(4)$."
 MATH_TEXTS = [
@@ -220,6 +212,29 @@ def test_corpus_covers_every_benchmark_with_answers_in_tags():
     gsm8k = json.loads((builder.BENCHMARK_DATA / "gsm8k" / "test.jsonl").open(encoding="utf-8").readline())
     final = gsm8k["answer"].rpartition("####")[2].strip()
     assert any(text.startswith(gsm8k["question"]) and text.endswith(f"<answer>{final}</answer>") for text in texts)
+
+
+def test_the_50m_stand_in_is_qwen3_dense_at_its_own_size_built_on_request_only(standins):
+    big, small = builder.STANDINS["qwen3-dense-50m"], builder.STANDINS["qwen3-dense"]
+    assert (big.architecture, big.style) == (small.architecture, small.style)  # same class, tokenizer and template
+    assert not big.default and "qwen3-dense-50m" not in standins  # a plain build leaves it out
+    tokenizer = tokenizer_of(standins["qwen3-dense"])
+    config, model_class = builder.model_config(big.architecture, tokenizer, builder.STYLES[big.style], big.shape)
+    assert model_class.__name__ == "Qwen3ForCausalLM" and config.tie_word_embeddings
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads) == (512, 12, 8, 4)
+    count = builder.config_parameter_count(config, model_class)
+    assert 45_000_000 <= count <= big.max_parameters <= 55_000_000
+    assert big.max_parameters > builder.MAX_PARAMETERS >= builder.STANDINS["qwen3-moe"].max_parameters
+    # The meta-device count is the built model's count: the small one, built by the fixture, says so.
+    config, model_class = builder.model_config("dense", tokenizer, builder.STYLES["qwen"])
+    assert builder.config_parameter_count(config, model_class) == builder.saved_parameter_count(standins["qwen3-dense"])
+
+
+def test_each_stand_in_has_its_own_parameter_cap(tmp_path, monkeypatch):
+    capped = builder.STANDINS["qwen3-dense"]._replace(max_parameters=1_000_000)
+    monkeypatch.setitem(builder.STANDINS, "qwen3-dense", capped)
+    with pytest.raises(ValueError, match="stand-in 'qwen3-dense' has 1,377,664 parameters, over 1,000,000; shrink its shape"):
+        builder.build_standins(tmp_path, ["qwen3-dense"])
 
 
 def test_unknown_name_is_refused(tmp_path):
