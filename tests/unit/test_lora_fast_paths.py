@@ -31,6 +31,9 @@ from r1.samplers.hf import HFSampler
 from tests.unit.test_decoders import deepseek
 from tests.unit.test_deepseek_v3_scoring import batch
 
+# peft reads transformers' old checkpointing flag name when it wraps a model (r1.models.lora silences it the same way)
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
 # Every projection the folding reads; a model without query LoRA has q_proj, one with it q_a_proj / q_b_proj.
 PROJECTIONS = {"q_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
