@@ -128,17 +128,21 @@ def peft_as_named() -> Iterator[None]:
     Also silenced: the warning that follows from the shim's patterns, and peft reading
     transformers' old checkpointing flag name.
     """
-    from peft.utils import transformers_weight_conversion as conversion
-
-    original = conversion.convert_peft_config_for_transformers
-    conversion.convert_peft_config_for_transformers = lambda *args, **kwargs: None
+    try:
+        from peft.utils import transformers_weight_conversion as conversion
+    except ImportError:  # a peft without the shim: nothing to turn off
+        conversion = None
+    original = getattr(conversion, "convert_peft_config_for_transformers", None)
+    if original is not None:
+        conversion.convert_peft_config_for_transformers = lambda *args, **kwargs: None
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*_pattern keys did not match any targeted module.*")
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
             yield
     finally:
-        conversion.convert_peft_config_for_transformers = original
+        if original is not None:
+            conversion.convert_peft_config_for_transformers = original
 
 
 def has_lora(model: nn.Module) -> bool:
