@@ -22,22 +22,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from r1.errors import DataError, R1Error
+from r1.errors import DataError, R1Error, fail
 
-EXIT_USER_ERROR = 2
 
 DEFAULT_PROMPTS = 64
 """Prompts measured unless ``--prompts`` says otherwise: a few thousand routed tokens, a second on the tiny model."""
 
 DEFAULT_BATCH_SIZE = 16
 """Sequences per forward unless ``--batch-size`` says otherwise."""
-
-def fail(error: BaseException) -> None:
-    """Print one line saying what went wrong and exit non-zero."""
-    message = " ".join(str(error).split()) or type(error).__name__
-    print(f"r1: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m r1.moe", description="Expert load of a saved MoE model, per layer and expert.")

@@ -21,7 +21,6 @@ import inspect
 import logging
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +31,7 @@ import pluggy
 
 import r1
 from r1 import hookspecs
-from r1.errors import PluginError, R1Error
+from r1.errors import PluginError, R1Error, fail
 from r1.paths import conf_dir
 from r1.settings import to_plain
 
@@ -422,8 +421,7 @@ def main() -> None:
         config_dirs()
         registry = get_registry()
     except R1Error as error:
-        print(f"r1: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(error)
     out = Table(title="r1 plugins")
     for column in ("kind", "name", "provider", "version"):
         out.add_column(column)

@@ -19,24 +19,16 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from r1.errors import ConfigError, R1Error
+from r1.errors import ConfigError, R1Error, fail
 from r1.overrides import check_overrides
 from r1.paths import conf_dir
 
-EXIT_USER_ERROR = 2
 
 RUN_SUFFIX_BYTES = 3
 """Random bytes (6 hex digits) that end each run folder's name: runs started in the same second get their own."""
 
 RUN_FOLDER_ATTEMPTS = 100
 """Suffixes tried before giving up (each clash is a 1 in 16 million event)."""
-
-
-def fail(error: BaseException) -> None:
-    """Print one line saying what went wrong and exit non-zero."""
-    message = " ".join(str(error).split()) or type(error).__name__
-    print(f"r1: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
 
 
 def new_run_folder(base: str) -> str:

@@ -277,7 +277,8 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
 
 
 def test_a_run_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
-    from r1.run import EXIT_USER_ERROR, new_run_folder
+    from r1.errors import EXIT_USER_ERROR
+    from r1.run import new_run_folder
 
     (tmp_path / "a_file").write_text("")
     with pytest.raises(SystemExit) as exit_info:
