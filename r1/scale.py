@@ -301,6 +301,15 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module
 
 
+def peft_inner(model: nn.Module) -> nn.Module:
+    """The transformers model inside a peft (LoRA) wrapper (its ``get_base_model()``); any other module unchanged.
+
+    Its class decides what ``forward`` takes and which flags apply; the wrapper passes keywords through.
+    """
+    get_base_model = getattr(model, "get_base_model", None)
+    return get_base_model() if callable(get_base_model) else model
+
+
 def fsdp_units(module: nn.Module) -> list[nn.Module]:
     """The FSDP units in ``module`` (itself included), outermost first."""
     wrappers = _wrapper_classes()
@@ -311,7 +320,7 @@ def recomputes_activations(model: nn.Module) -> bool:
     """Whether backward re-runs some of ``model``'s layers (activation checkpointing, FSDP's or transformers')."""
     # transformers >= 5.x names the flag is_activation_checkpointing (the old name still warns);
     # a peft (LoRA) model carries the flag on the transformers model inside it
-    inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
+    inner = peft_inner(model)
     flag = "is_activation_checkpointing" if hasattr(type(inner), "is_activation_checkpointing") else "is_gradient_checkpointing"
     if getattr(inner, flag, False):
         return True

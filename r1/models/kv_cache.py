@@ -13,6 +13,8 @@ from functools import cache
 import torch
 from transformers import DynamicCache
 
+from r1.scale import peft_inner
+
 
 def cache_argument(model) -> str:
     """The keyword ``model``'s forward takes its KV cache by (``cache`` in transformers ≥ 5.x).
@@ -20,13 +22,7 @@ def cache_argument(model) -> str:
     A peft (LoRA) model passes keywords through to the transformers model inside it,
     whose signature decides.
     """
-    return _cache_argument_of(forward_class(model))
-
-
-def forward_class(model) -> type:
-    """The class whose ``forward`` signature applies to ``model``: the transformers model inside a peft model."""
-    inner = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
-    return type(inner)
+    return _cache_argument_of(type(peft_inner(model)))
 
 
 @cache
@@ -44,7 +40,7 @@ def prefill_with_cache(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     """Run left-padded prompts through ``model.forward`` once; return last-position logits and the filled cache."""
     kv = DynamicCache(config=model.config)
     positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-    extra = {"logits_to_keep": 1} if _takes_logits_to_keep(forward_class(model)) else {}
+    extra = {"logits_to_keep": 1} if _takes_logits_to_keep(type(peft_inner(model))) else {}
     out = model(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
         **{cache_argument(model): kv}, **extra,

@@ -23,7 +23,8 @@ import r1.models.fast as fast
 import r1.models.fast.deepseek_v3_scoring as scoring
 from r1.models import load_tiny_tokenizer
 from r1.models.completion_logits import completion_logits
-from r1.models.fast.adapters import base_model, folds_exactly, projection_weight
+from r1.models.fast.adapters import folds_exactly, projection_weight
+from r1.scale import peft_inner
 from r1.models.fast.deepseek_v3_decoder import DeepseekV3Decoder
 from r1.runtime import forced_fast_paths
 from r1.samplers.decoding import HFCacheDecoder, decoder_for
@@ -112,7 +113,7 @@ def test_fused_scoring_of_a_lora_policy_matches_its_forward_in_logits_and_adapte
     model = deepseek(**changes)
     targets = projections(model)
     policy = lora(model).train()
-    assert all(hasattr(module, "lora_A") for name, module in base_model(policy).named_modules() if name in targets)  # MLPs included
+    assert all(hasattr(module, "lora_A") for name, module in peft_inner(policy).named_modules() if name in targets)  # MLPs included
     expected, real, expected_grads = scored(policy, fast_paths=False)
     assert fused_calls == []
     got, _, grads = scored(policy, fast_paths=True)
@@ -140,12 +141,12 @@ def test_merged_adapters_fold_as_the_base_weight_they_were_merged_into(fused_cal
     policy = lora(deepseek()).eval()
     expected, real, _ = scored(policy, fast_paths=False, grad=False)
     policy.merge_adapter()
-    assert folds_exactly(base_model(policy))
+    assert folds_exactly(peft_inner(policy))
     got, _, _ = scored(policy, fast_paths=True, grad=False)
     assert fused_calls == [1]
     torch.testing.assert_close(got[real], expected[real], atol=2e-5, rtol=2e-5)
     with policy.disable_adapter():  # merged, then switched off: the forward unmerges first
-        assert not folds_exactly(base_model(policy))
+        assert not folds_exactly(peft_inner(policy))
 
 
 def test_fast_decoder_generates_what_the_lora_policys_forward_generates():
@@ -167,8 +168,8 @@ def test_fast_decoder_generates_what_the_lora_policys_forward_generates():
 
 def test_projection_weight_is_the_weight_peft_would_merge_and_carries_gradients_to_the_adapter():
     policy = lora(deepseek())
-    layer = base_model(policy).model.layers[0].self_attn.kv_b_proj
-    plain = base_model(policy).model.layers[1].mlp.gate  # a router: never targeted
+    layer = peft_inner(policy).model.layers[0].self_attn.kv_b_proj
+    plain = peft_inner(policy).model.layers[1].mlp.gate  # a router: never targeted
     assert projection_weight(plain) is plain.weight
     weight = projection_weight(layer)
     torch.testing.assert_close(weight, layer.base_layer.weight + layer.get_delta_weight("default"))
@@ -205,7 +206,7 @@ def loha(model):
 @pytest.mark.parametrize("wrap", [dora, two_adapters, lora_on_the_output_head, lora_on_the_routed_experts, loha], ids=lambda f: f.__name__)
 def test_adapters_that_do_not_fold_hand_over_to_the_forward_and_still_match(wrap, fused_calls, shared_prompt_results):
     policy = wrap(deepseek()).eval()
-    assert not folds_exactly(base_model(policy))
+    assert not folds_exactly(peft_inner(policy))
     with forced_fast_paths(True):
         assert fast.decoder(policy) is None
     got, real, _ = scored(policy, fast_paths=True, grad=False)
@@ -217,7 +218,7 @@ def test_adapters_that_do_not_fold_hand_over_to_the_forward_and_still_match(wrap
 
 def test_lora_dropout_turns_the_fast_paths_down_only_while_training(fused_calls):
     policy = lora(deepseek(), lora_dropout=0.1).train()
-    inner = base_model(policy)
+    inner = peft_inner(policy)
     assert not folds_exactly(inner) and not scoring.supports(inner, grad=True)
     with forced_fast_paths(True):
         assert fast.decoder(policy) is None

@@ -26,7 +26,7 @@ forward, so a result never depends on which path ran.
 
 **LoRA policies** (``model.lora``): the seam receives the policy as the phase holds it,
 a peft wrapper included. The fused decoder and scorer run on the transformers model
-inside it (:func:`r1.models.fast.adapters.base_model`) and fold each LoRA projection as
+inside it (:func:`r1.scale.peft_inner`) and fold each LoRA projection as
 its base weight plus the active adapter's ``B @ A`` (base weight alone inside
 ``disable_adapter()``, GRPO's reference); they step aside where that is not exact: LoRA
 dropout while training, several active adapters, DoRA and other variants, any other
@@ -51,11 +51,11 @@ import torch
 from torch import nn
 
 from r1.models.fast import deepseek_v3_scoring, shared_prompt
-from r1.models.fast.adapters import base_model
 from r1.models.fast.deepseek_v3_decoder import DeepseekV3Decoder
 from r1.models.fast.experts import select_sorted_experts
 from r1.models.fast.deepseek_v3 import foldable
 from r1.runtime import fast_paths_enabled
+from r1.scale import peft_inner
 
 
 def enabled() -> bool:
@@ -70,7 +70,7 @@ def decoder(model: nn.Module) -> DeepseekV3Decoder | None:
     """
     if not enabled():
         return None
-    inner = base_model(model)
+    inner = peft_inner(model)
     return DeepseekV3Decoder(inner) if foldable(inner) else None
 
 
@@ -95,7 +95,7 @@ def completion_logits(
     shared = shared_prompt.prompt_groups(groups, prompt_ids, prompt_mask) if shared_prompt.can_share_prompts(model, grad) else None
     every_row = torch.arange(prompt_ids.shape[0], device=prompt_ids.device)
     first, row_prompt = shared if shared is not None else (every_row, every_row)
-    inner = base_model(model)
+    inner = peft_inner(model)
     if deepseek_v3_scoring.usable(inner, grad, first.shape[0], prompt_ids.shape[1], *completion_ids.shape):
         return deepseek_v3_scoring.completion_logits(inner, prompt_ids[first], prompt_mask[first], completion_ids, completion_mask, row_prompt)
     if shared is None:

@@ -51,15 +51,6 @@ def _is_peft(module: nn.Module) -> bool:
     return type(module).__module__.split(".")[0] == "peft"
 
 
-def base_model(model: nn.Module) -> nn.Module:
-    """The transformers model inside a peft wrapper (``get_base_model()``); any other module unchanged."""
-    if "peft" not in sys.modules:
-        return model
-    from peft import PeftModel
-
-    return model.get_base_model() if isinstance(model, PeftModel) else model
-
-
 def _active_adapters(linear: nn.Module) -> list[str]:
     """The adapters whose deltas the layer's forward adds: none when switched off or merged into the base weight."""
     if linear.disable_adapters or linear.merged:
