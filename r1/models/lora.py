@@ -157,10 +157,9 @@ def adapter_disabled(model: nn.Module) -> Iterator[nn.Module]:
         yield model
 
 
-def trainable_parameters(model: nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+def trainable_parameters(model: nn.Module) -> int:
+    """How many parameters training updates (all of them, or a LoRA model's adapters)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def merged_copy(model: nn.Module) -> nn.Module:

@@ -735,7 +735,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "phase": "grpo", "run_dir": str(folder), "steps": settings.max_steps, "seconds": time.perf_counter() - started,
         "start_model": str(model_cfg.get("name_or_path")), "world_size": trainer.world_size,
-        "model/trainable_parameters": trainable_parameters(policy)[0], "model/lora": has_lora(policy),
+        "model/trainable_parameters": trainable_parameters(policy), "model/lora": has_lora(policy),
         "resumed_from_step": module.resumed_from_step, "algorithm": parts.algorithm.names,
         "initial/accuracy": initial["accuracy"] if initial else None,
         "prompt/style": prompt.style, "prompt/prefill": module.prompt_format.prefill,

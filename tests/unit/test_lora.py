@@ -10,23 +10,23 @@ import torch
 
 from r1.errors import ConfigError, DataError
 from r1.models import build_tiny_dense, build_tiny_moe, load_model
-from r1.models.lora import LoraSettings, add_lora, adapter_disabled, default_targets, has_lora, lora_settings, merge_on_export
+from r1.models.lora import LoraSettings, add_lora, default_targets, has_lora, lora_settings, merge_on_export
 from r1.models.tokenizer import load_tiny_tokenizer
 from r1.models.trainable import prepare_for_training
 from r1.samplers.hf import HFSampler
+from tests.unit.test_scale import SMALL, llama_model, qwen3_moe_model
 
-SMALL = {"num_layers": 2, "hidden_size": 64, "dense_intermediate_size": 128, "n_routed_experts": 4}  # one dense layer, one MoE layer
 PROMPTS = ["1+2=", "7*3="]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tiny_tokenizer()
 
 
 def settings(**changes) -> LoraSettings:
     values = {"enabled": True, "r": 4, "alpha": 8.0, "dropout": 0.0, "target_modules": None, "merge_on_export": True}
     return LoraSettings(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tiny_tokenizer()
 
 
 def tiny_moe(tokenizer):
@@ -45,20 +45,6 @@ def with_trained_adapter(model, s: LoraSettings | None = None):
 
 
 # ----- what gets adapters ----------------------------------------------------------------------
-
-
-def _qwen3_moe():
-    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
-
-    config = Qwen3MoeConfig(vocab_size=64, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, num_hidden_layers=2,
-                            num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_experts=4, num_experts_per_tok=2)
-    return Qwen3MoeForCausalLM(config)
-
-
-def _llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2))
 
 
 def _leaves(names: list[str]) -> set[str]:
@@ -80,7 +66,7 @@ def test_other_families_adapt_attention_and_mlp_projections(family, tokenizer):
     if family == "qwen3_dense":
         model = build_tiny_dense(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
     else:
-        model = _qwen3_moe() if family == "qwen3_moe" else _llama()
+        model = qwen3_moe_model() if family == "qwen3_moe" else llama_model()
     targets = default_targets(model)
     attention = {"q_proj", "k_proj", "v_proj", "o_proj"}
     if family == "qwen3_moe":  # every MLP is routed experts (3-D weights) behind a router: attention only

@@ -174,19 +174,21 @@ def test_fsdp_switches_follow_yaml(tokenizer):
         fsdp_strategy(model, mixed_precision={"param_dtype": "float8"})
 
 
-def _qwen3_moe():
+def qwen3_moe_model():
+    """A two-layer Qwen3-MoE from config: every MLP is routed experts behind a router."""
     from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
     config = Qwen3MoeConfig(vocab_size=64, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, num_hidden_layers=2,
                             num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_experts=4, num_experts_per_tok=2)
-    return Qwen3MoeForCausalLM(config), "Qwen3MoeDecoderLayer"
+    return Qwen3MoeForCausalLM(config)
 
 
-def _llama():
+def llama_model():
+    """A two-layer Llama from config."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
-    return LlamaForCausalLM(config), "LlamaDecoderLayer"
+    return LlamaForCausalLM(config)
 
 
 @pytest.mark.parametrize("family", ["deepseek_v3_moe", "qwen3_dense", "qwen3_moe", "llama"])
@@ -197,7 +199,7 @@ def test_the_wrap_and_checkpoint_unit_is_the_decoder_layer(family, tokenizer):
         model = build_tiny_dense(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
         expected = "Qwen3DecoderLayer"
     else:
-        model, expected = _qwen3_moe() if family == "qwen3_moe" else _llama()
+        model, expected = (qwen3_moe_model(), "Qwen3MoeDecoderLayer") if family == "qwen3_moe" else (llama_model(), "LlamaDecoderLayer")
     classes = decoder_layer_classes(model)
     assert [c.__name__ for c in classes] == [expected]
     assert classes == {type(layer) for layer in model.model.layers}
