@@ -26,6 +26,7 @@ def grpo_loss(
     beta: float,
     kl_estimator: KLEstimator | None = None,
     ref_logprobs: torch.Tensor | None = None,
+    token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss to minimise and its diagnostics.
 
@@ -34,6 +35,9 @@ def grpo_loss(
         policy_loss, aggregation: built from ``phase.policy_loss`` and ``phase.aggregation``.
         max_length: the completion length cap (``phase.max_new_tokens``), for aggregations that need it.
         beta, kl_estimator, ref_logprobs: the KL term, β · KL; left out when β is 0 or there is no reference.
+        token_weights: ``(B, T)`` per-token weights of the policy term only (truncated importance
+            sampling against the sampler's log-probs, :mod:`r1.algorithms.rollout_correction`);
+            None = 1. The KL term is not reweighted: it is computed on the trainer's own log-probs.
 
     Returns:
         ``(loss, stats)``; ``stats`` holds detached ``surrogate`` (the aggregated policy
@@ -41,6 +45,8 @@ def grpo_loss(
         a KL term, ``kl`` (mean per-token KL over masked tokens).
     """
     per_token, clipped = policy_loss(logprobs, old_logprobs, advantages, mask)
+    if token_weights is not None:
+        per_token = per_token * token_weights.to(per_token.dtype)
     maskf = mask.to(per_token.dtype)
     tokens = maskf.sum().clamp(min=1.0)
     stats = {

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import lightning
 import torch
@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader
 from r1.algorithms.advantages import tied_groups
 from r1.algorithms.logprobs import token_entropy, token_logprobs
 from r1.algorithms.objective import grpo_loss
+from r1.algorithms.rollout_correction import MISMATCH_KEYS, mismatch_stats, truncated_importance_weights
 from r1.data.chat import PromptFormat
 from r1.errors import ConfigError, DataError, PluginError
 from r1.math import warm_up as warm_up_verifier
@@ -112,6 +113,10 @@ class GRPOSettings:
     """Groups whose rewards all tie are left out of the update (dynamic sampling)."""
     max_grad_norm: float | None = bounded(gt=0)
     """Gradient clipping by global norm; null = off."""
+    rollout_correction: Literal["none", "tis"]
+    """``tis``: weight each token's policy term by ``min(π_trainer / π_sampler, cap)`` (truncated importance sampling), for samplers whose numbers differ from the trainer's."""
+    rollout_correction_cap: float = bounded(gt=0)
+    """The TIS truncation cap C."""
     train_prompts: int | None = bounded(ge=1)
     """Training prompts drawn from the task's train split; null = every row a dataset task has."""
     val_prompts: int = bounded(ge=0)
@@ -418,6 +423,7 @@ class GRPOModule(lightning.LightningModule):
             return self.sampler.generate(
                 policy, self.tokenizer, prompts,
                 num_samples=s.group_size, max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed,
+                return_logprobs=True,  # the sampler's own numbers: the mismatch metric and TIS compare them with the trainer's
             )
 
     def score(self, rollout: Rollout, samples: list[Sample]) -> Scores:
@@ -444,8 +450,13 @@ class GRPOModule(lightning.LightningModule):
         s = self.settings
         optimizer = self.optimizers()
         rows = keep.nonzero().squeeze(-1)
+        sampler_logprobs = self.sampler_logprobs(rollout)
+        correct = s.rollout_correction == "tis"
         if rows.numel() == 0:
-            return {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0, "rows_trained": 0.0}
+            result = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0, "rows_trained": 0.0}
+            if sampler_logprobs is not None:  # every rank logs the same keys
+                result.update(dict.fromkeys((f"mismatch/{k}" for k in MISMATCH_KEYS), 0.0), **{"mismatch/ratio_mean": 1.0})
+            return result
         mask = rollout.completion_mask.clone()
         if s.mask_truncated:
             mask[rollout.truncated] = 0
@@ -456,18 +467,24 @@ class GRPOModule(lightning.LightningModule):
         old_logprobs = self.sequence_logprobs(self.policy, rollout)[0] if needs_old else None
         totals = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0}
         passes = 0
+        sampling_policy_logprobs = []  # the trainer's log-probs under the weights that sampled, chunk by chunk
         self.policy.train()
-        for _ in range(s.updates_per_rollout):
+        for pass_index in range(s.updates_per_rollout):
             for chunk in rows.split(size):
                 if self.balance is not None:  # expert load counts the real input tokens of this training forward
                     self.balance.set_token_mask(scored_inputs(rollout.prompt_mask[chunk], rollout.completion_mask[chunk]))
                 logprobs, entropy = self.sequence_logprobs(self.policy, rollout, chunk, grad=True)
                 old = old_logprobs[chunk] if old_logprobs is not None else logprobs.detach()
+                if pass_index == 0 and sampler_logprobs is not None:
+                    sampling_policy_logprobs.append(old)
+                weights = None
+                if correct:
+                    weights = truncated_importance_weights(old, sampler_logprobs[chunk], s.rollout_correction_cap)
                 loss, stats = grpo_loss(
                     logprobs, old, advantages[chunk].to(logprobs.dtype), mask[chunk],
                     policy_loss=self.algorithm.policy_loss, aggregation=self.algorithm.aggregation, max_length=s.max_new_tokens,
                     beta=s.beta, kl_estimator=self.algorithm.kl_estimator,
-                    ref_logprobs=ref_logprobs[chunk] if ref_logprobs is not None else None,
+                    ref_logprobs=ref_logprobs[chunk] if ref_logprobs is not None else None, token_weights=weights,
                 )
                 extra = self.balance.loss() if self.balance is not None else None
                 if extra is not None:
@@ -490,7 +507,24 @@ class GRPOModule(lightning.LightningModule):
         if "balance_loss" in result:
             result["train/balance_loss"] = result.pop("balance_loss")
         result["rows_trained"] = float(rows.numel())
+        if sampler_logprobs is not None:
+            mismatch = mismatch_stats(
+                torch.cat(sampling_policy_logprobs), sampler_logprobs[rows], rollout.completion_mask[rows],
+                cap=s.rollout_correction_cap if correct else None,
+            )
+            result.update({f"mismatch/{k}": v for k, v in mismatch.items()})
         return result
+
+    def sampler_logprobs(self, rollout: Rollout) -> torch.Tensor | None:
+        """The sampler's ``(B, C)`` log-probs of its tokens, or None when it returns none (allowed, unless TIS is on)."""
+        if rollout.logprobs is None:
+            if self.settings.rollout_correction == "tis":
+                raise ConfigError(
+                    f"phase.rollout_correction=tis needs the sampler's log-probs, and sampler {type(self.sampler).__name__} "
+                    "returned none: use a sampler that fills Rollout.logprobs, or set phase.rollout_correction=none"
+                )
+            return None
+        return rollout.logprobs.to(rollout.completion_ids.device)
 
     def reference_logprobs(self, rollout: Rollout) -> torch.Tensor | None:
         """``(B, C)`` log-probs of the completions under the frozen reference; None when beta is 0.
@@ -588,6 +622,7 @@ class GRPOModule(lightning.LightningModule):
         }
         if "train/balance_loss" in stats:
             metrics["train/balance_loss"] = stats["train/balance_loss"]
+        metrics.update({k: v for k, v in stats.items() if k.startswith("mismatch/")})
         for name, values in sorted(scores.components.items()):
             # None = not applicable; every key is logged on every rank so reductions line up
             present = torch.tensor([float(v) for v in values if v is not None], dtype=torch.float32)

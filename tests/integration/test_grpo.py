@@ -73,14 +73,14 @@ def test_killed_run_resumes_with_the_same_trajectory(cli_in_process, tmp_path):
 
 
 class _QuietSampler:
-    """A sampler that reports no statistics: ``Rollout.stats`` is optional in the contract."""
+    """A sampler that reports no statistics and no log-probs: ``Rollout.stats`` and ``Rollout.logprobs`` are optional in the contract."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
 
     def generate(self, model, tokenizer, prompts, **options):
         rollout = self.inner.generate(model, tokenizer, prompts, **options)
-        rollout.stats = {}
+        rollout.stats, rollout.logprobs = {}, None
         return rollout
 
     def update_weights(self, model) -> None:
@@ -96,7 +96,7 @@ class _QuietSamplerPlugin:
         return {"quiet": lambda **options: _QuietSampler(self.registry.build("sampler", {**options, "name": "hf"}))}
 
 
-def test_a_sampler_without_throughput_statistics_trains(monkeypatch, tmp_path):
+def _compose_quiet(monkeypatch, tmp_path, *overrides):
     from hydra import compose, initialize_config_dir
 
     from r1 import plugins
@@ -108,12 +108,36 @@ def test_a_sampler_without_throughput_statistics_trains(monkeypatch, tmp_path):
     registry = plugins.Registry(pm)
     monkeypatch.setattr(plugins, "get_registry", lambda blocked=(), autoload=None: registry)
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=[
-            *FAST, "phase.max_steps=2", "sampler.name=quiet", f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}",
+        return compose("config", overrides=[
+            *FAST, "phase.max_steps=2", "sampler.name=quiet", f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}", *overrides,
         ])
-    grpo.run(cfg)
+
+
+def test_a_sampler_without_throughput_statistics_or_logprobs_trains(monkeypatch, tmp_path):
+    from r1.phases import grpo
+
+    grpo.run(_compose_quiet(monkeypatch, tmp_path))
     steps = _steps(_history(tmp_path / "run"))
-    assert sorted(steps) == [1, 2] and not any("perf/tokens_per_s" in row for row in steps.values())
+    assert sorted(steps) == [1, 2]
+    assert not any(key.startswith(("perf/tokens_per_s", "mismatch/")) for row in steps.values() for key in row)
+
+
+def test_truncated_importance_sampling_without_sampler_logprobs_is_one_error(monkeypatch, tmp_path):
+    from r1.errors import ConfigError
+    from r1.phases import grpo
+
+    with pytest.raises(ConfigError, match=r"phase.rollout_correction=tis needs the sampler's log-probs.*_QuietSampler"):
+        grpo.run(_compose_quiet(monkeypatch, tmp_path, "phase.rollout_correction=tis"))
+
+
+@pytest.mark.parametrize("correction", ["none", "tis"])
+def test_the_train_inference_mismatch_is_logged_every_step(cli_in_process, tmp_path, correction):
+    # The hf sampler scores tokens with the training model's own weights: the two agree to rounding.
+    result = cli_in_process(*FAST, "phase.max_steps=2", f"phase.rollout_correction={correction}", f"paths.output_root={tmp_path}", f"paths.run_dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    for row in _steps(_history(tmp_path / "run")).values():
+        assert 0.0 <= row["mismatch/logprob_diff_mean"] <= row["mismatch/logprob_diff_max"] < 1e-3
+        assert row["mismatch/ratio_mean"] == pytest.approx(1.0, abs=1e-3) and row["mismatch/ratio_over_cap"] == 0.0
 
 
 def test_ddp_on_two_cpu_processes_keeps_groups_whole_and_reduces_statistics(tmp_path):

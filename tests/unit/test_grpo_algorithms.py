@@ -12,6 +12,7 @@ from r1.algorithms.aggregation import constant_length, sequence_mean, token_mean
 from r1.algorithms.kl import k1, k2, k3
 from r1.algorithms.objective import grpo_loss
 from r1.algorithms.policy_loss import clipped_surrogate
+from r1.algorithms.rollout_correction import mismatch_stats, truncated_importance_weights
 from r1.errors import PluginError
 from r1.plugins import get_registry
 from r1.protocols import AdvantageEstimator, KLEstimator, LossAggregation, PolicyLoss
@@ -219,6 +220,49 @@ def test_grpo_loss_clip_fraction_counts_masked_tokens_only():
         logp, torch.zeros(1, 3), torch.tensor([1.0]), mask, policy_loss=_clip(), aggregation=token_mean, max_length=3, beta=0.0,
     )
     assert stats["clip_fraction"].item() == pytest.approx(0.5)  # one of the two counted tokens
+
+
+# ----------------------------------------------------------------------------- train/inference mismatch
+
+
+def test_mismatch_statistics_by_hand():
+    trainer = torch.tensor([[-1.0, -2.0, -3.0], [-0.5, -0.5, 0.0]])
+    sampler = torch.tensor([[-1.5, -2.0, -1.0], [-0.5, -0.25, 0.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 1, 0]])  # the third column (diff 2.0) is padding
+    stats = mismatch_stats(trainer, sampler, mask, cap=1.5)
+    diffs = [0.5, 0.0, 0.0, -0.25]  # log π_trainer − log π_sampler on the counted tokens
+    assert stats["logprob_diff_mean"] == pytest.approx(0.1875) and stats["logprob_diff_max"] == pytest.approx(0.5)
+    assert stats["ratio_mean"] == pytest.approx(sum(math.exp(d) for d in diffs) / 4)
+    assert stats["kl"] == pytest.approx(sum(math.exp(d) - 1 - d for d in diffs) / 4) and stats["kl"] > 0
+    assert stats["ratio_over_cap"] == pytest.approx(0.25)  # exp(0.5) = 1.65 > 1.5
+    same = mismatch_stats(trainer, trainer.clone(), mask)
+    assert same == {"logprob_diff_mean": 0.0, "logprob_diff_max": 0.0, "kl": 0.0, "ratio_mean": 1.0, "ratio_over_cap": 0.0}
+    assert mismatch_stats(trainer, sampler, torch.zeros_like(mask))["ratio_mean"] == 1.0
+
+
+def test_truncated_importance_weights_cap_the_ratio_and_carry_no_gradient():
+    trainer = torch.tensor([[0.0, -1.0, -3.0]], requires_grad=True)
+    sampler = torch.tensor([[-1.0, -1.0, -1.0]])
+    weights = truncated_importance_weights(trainer, sampler, cap=2.0)
+    assert torch.allclose(weights, torch.tensor([[2.0, 1.0, math.exp(-2.0)]]))  # e = 2.72 capped at 2
+    assert not weights.requires_grad
+    with pytest.raises(ValueError, match="positive"):
+        truncated_importance_weights(trainer, sampler, cap=0.0)
+
+
+def test_grpo_loss_weights_the_policy_term_only():
+    logp = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    ref = torch.tensor([[-1.5, -2.0]])
+    mask = torch.ones(1, 2)
+    parts = {"policy_loss": _clip(), "aggregation": token_mean, "max_length": 2, "beta": 0.1, "kl_estimator": k3, "ref_logprobs": ref}
+    plain, stats = grpo_loss(logp, logp.detach(), torch.tensor([1.0]), mask, **parts)
+    weighted, weighted_stats = grpo_loss(logp, logp.detach(), torch.tensor([1.0]), mask, **parts, token_weights=torch.tensor([[0.5, 2.0]]))
+    # the policy term per token is -1 (ratio 1, advantage 1): plain -1, weighted (-0.5 - 2) / 2 = -1.25; KL unchanged
+    assert weighted.item() - plain.item() == pytest.approx(-0.25)
+    assert weighted_stats["kl"].item() == pytest.approx(stats["kl"].item())
+    (grad,) = torch.autograd.grad(weighted, logp)
+    (plain_grad,) = torch.autograd.grad(plain, logp)
+    assert not torch.allclose(grad, plain_grad)
 
 
 def test_token_logprobs_and_entropy_match_softmax():
