@@ -31,7 +31,8 @@ NAME = "r1_grouped"
 
 def sorted_experts_forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
     """Routed experts' output ``(tokens, hidden)``; ``self`` is a transformers experts module."""
-    if hidden_states.device.type != "cpu" or self._is_expert_parallel or self.has_post_expert_norm:
+    # has_post_expert_norm: transformers >= 5.2x only (older experts modules have no such norm)
+    if hidden_states.device.type != "cpu" or self._is_expert_parallel or getattr(self, "has_post_expert_norm", False):
         return grouped_mm_experts_forward(self, hidden_states, top_k_index, top_k_weights)
     tokens, top_k = top_k_index.shape
     expert_of_pair = top_k_index.reshape(-1)
