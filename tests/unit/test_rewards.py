@@ -149,14 +149,17 @@ def test_language_latin_scripts_and_prefill():
     french = "Je calcule deux plus deux</think><answer>4</answer>"
     reward = LanguageReward(language="fr")
     assert reward([PREFILL + french]) == reward(["<think>\nJe calcule deux plus deux</think><answer>4</answer>"]) == [1.0]
-    mixed = "Je calcule 计算</think>"  # the prefilled block is the chain of thought: 2 Latin words, 2 Han characters
-    assert reward([PREFILL + mixed]) == reward(["<think>\n" + mixed]) == [pytest.approx(2 / 4)]
+    mixed = "Je calcule la somme des deux nombres 计算</think>"  # the prefilled block is the chain of thought
+    assert reward([PREFILL + mixed]) == reward(["<think>\n" + mixed]) == [pytest.approx(7 / 9)]  # 7 French words, 2 Han
+    assert LanguageReward()([PREFILL + mixed]) == [0.0]  # French is not English
     assert LanguageReward(language="ja")(["<think>これは 計算</think>"]) == [1.0]
     assert LanguageReward(language="ru")(["<think>Считаем сумму, then add</think>"]) == [pytest.approx(2 / 4)]
 
 
 def test_language_rejects_unknown_codes():
-    with pytest.raises(ValueError, match="unknown language"):
+    from r1.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown language"):
         LanguageReward(language="klingon")
 
 
