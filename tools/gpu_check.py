@@ -51,7 +51,10 @@ CONFIGS: dict[str, list[str]] = {
     "gpu-h1024": ["trainer=gpu", *WIDE],
     "fsdp-h1024": [*FSDP_ONE_GPU, *WIDE],
     "fsdp-h1024-minibatch": [*FSDP_ONE_GPU, *WIDE, "phase.mini_batch_size=64"],
-    "vllm-tiny": ["trainer=gpu", "sampler=vllm"],
+    # vLLM's MLA kernels take only DeepSeek-V3's own latent width, kv_lora_rank 512 + rope 64 (the tiny default has 32 + 16)
+    "vllm-mla576": ["trainer=gpu", "sampler=vllm", "model.architecture.kv_lora_rank=512", "model.architecture.rope_head_dim=64"],
+    "vllm-mla576-tis": ["trainer=gpu", "sampler=vllm", "model.architecture.kv_lora_rank=512", "model.architecture.rope_head_dim=64",
+                        "phase.rollout_correction=tis"],
     # model.lora / model.gradient_checkpointing: the peak memory each saves at this width (tools/bench_memory.py on CPU)
     "gpu-h1024-lora": ["trainer=gpu", *WIDE, "model.lora.enabled=true"],
     "gpu-h1024-checkpointing": ["trainer=gpu", *WIDE, "model.gradient_checkpointing=true"],
@@ -120,6 +123,9 @@ def summarise(name: str, root: Path, probe_file: Path, group_size: int, wall: fl
         "reward_first": round(steps[0]["reward/mean"], 4) if steps else None,
         "reward_last": round(steps[-1]["reward/mean"], 4) if steps else None,
         "hf_saved": bool(summary.get("hf_dir")) and Path(summary["hf_dir"], "config.json").is_file(),
+        # the sampler's log-probs against the trainer's (train/inference mismatch), median per step
+        "mismatch_mean": median_after_warmup(steps, "mismatch/logprob_diff_mean"),
+        "mismatch_max": median_after_warmup(steps, "mismatch/logprob_diff_max"),
         "wall_s": round(wall, 1),
     }
     if probe_file.is_file():

@@ -2,8 +2,8 @@
 # GPU check of r1's trainer strategies and samplers: a few GRPO steps per configuration
 # (trainer=gpu, trainer=fsdp on one GPU, the tiny MoE and a hidden-1024 variant, LoRA and
 # gradient checkpointing at hidden 1024, and
-# sampler=vllm when vLLM is installed), one JSON line each with tokens/s/GPU and peak GPU
-# memory (tools/gpu_check.py). Needs no network; finishes in under 5 minutes on an H200.
+# sampler=vllm when vLLM is installed, with the train/inference mismatch), one JSON line each
+# with tokens/s/GPU, peak GPU memory and the sampler/trainer log-prob gap (tools/gpu_check.py). Needs no network; finishes in under 5 minutes on an H200.
 # A failing configuration is reported (ok: false, with the error) and the next one runs;
 # the exit status is non-zero if any failed.
 #

@@ -19,7 +19,8 @@ if importlib.util.find_spec("r1_vllm") is None:  # run from a checkout without i
 from r1_vllm import plugin
 from r1_vllm import sampler as sampler_module
 from r1_vllm.rollout import Completion, build_rollout, completions_of
-from r1_vllm.sampler import VLLMSampler, checkpoint_weights
+from r1_vllm.sampler import VLLMSampler
+from r1_vllm.weights import checkpoint_weights
 
 from r1.errors import ConfigError
 from r1.models import build_tiny_moe, load_tiny_tokenizer
@@ -97,47 +98,139 @@ def test_pushed_weights_carry_the_checkpoint_names_vllm_loads(tokenizer):
     assert all(torch.equal(weights[name], saved[name]) for name in saved)
 
 
-class _FakeLLM:
-    """Stands in for ``vllm.LLM``: records what the sampler asks, answers with fixed outputs."""
+class _FakeEngine:
+    """Stands in for :class:`r1_vllm.engine.LocalEngine`: records what the sampler asks, answers with fixed completions."""
 
-    def __init__(self, model, tokenizer, seed, **options):
-        self.options, self.loaded, self.resets = options, [], 0
-        self.engine_model = SimpleNamespace(load_weights=lambda weights: self.loaded.append(dict(weights)))
-        assert Path(model, "config.json").is_file()
+    built: list[_FakeEngine] = []
 
-    def apply_model(self, func):
-        return [func(self.engine_model)]
+    def __init__(self, folder, options, in_process, kv_cache_gib, cpu_kv_cache_gib):
+        assert Path(folder, "config.json").is_file()
+        self.options, self.in_process, self.kv = options, in_process, (kv_cache_gib, cpu_kv_cache_gib)
+        self.loaded, self.params = [], None
+        _FakeEngine.built.append(self)
 
-    def reset_prefix_cache(self):
-        self.resets += 1
-
-    def generate(self, prompts, params, use_tqdm):
+    def generate(self, prompt_ids, params):
         self.params = params
-        return [SimpleNamespace(outputs=[_output(j, [7, 8], -0.1, "length") for j in range(params["n"])]) for _ in prompts]
+        return [[Completion([7, 8], [-0.1, -0.2], "length") for _ in range(params["n"])] for _ in prompt_ids]
+
+    def load_weights(self, weights):
+        self.loaded.append(dict(weights))
+        return len(weights)
+
+    def score(self, prompt_ids, completion_ids):
+        return [[-1.0] * len(c) for c in completion_ids]
+
+    def close(self):
+        pass
 
 
-def test_the_engine_follows_policy_updates(monkeypatch, tokenizer):
-    fake = SimpleNamespace(LLM=_FakeLLM, SamplingParams=lambda **kw: kw)
-    monkeypatch.setitem(sys.modules, "vllm", fake)
+@pytest.fixture
+def fake_engine(monkeypatch):
+    from r1_vllm import engine
+
     monkeypatch.setattr(sampler_module, "require_vllm", lambda: None)
-    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    monkeypatch.setattr(engine, "LocalEngine", _FakeEngine)
+    _FakeEngine.built = []
+    return _FakeEngine
+
+
+def _options(**changes):
+    options = yaml.safe_load(CONF.read_text())
+    options.pop("name")
+    return {**options, **changes}
+
+
+def test_the_engine_follows_policy_updates(fake_engine, tokenizer):
     model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, num_layers=2)
-    sampler = VLLMSampler(gpu_memory_utilization=0.2, engine_options={"logprobs_mode": "processed_logprobs"})
+    sampler = VLLMSampler(**_options(gpu_memory_utilization=0.2))
 
     rollout = sampler.generate(model, tokenizer, ["1+1=", "2+2="], num_samples=3, max_new_tokens=2, return_logprobs=True, seed=5)
-    llm = sampler._llm
-    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
-    assert llm.options["gpu_memory_utilization"] == 0.2 and llm.options["logprobs_mode"] == "processed_logprobs"
-    assert llm.params["n"] == 3 and llm.params["seed"] == 5 and llm.params["logprobs"] == 0
-    assert tokenizer.eos_token_id in llm.params["stop_token_ids"]
-    assert rollout.completion_ids.shape == (6, 2) and rollout.truncated.all()
-    assert llm.loaded == []  # the engine was built from these very weights
+    (engine,) = fake_engine.built
+    assert engine.options["gpu_memory_utilization"] == 0.2 and engine.options["logprobs_mode"] == "processed_logprobs"
+    assert engine.in_process and engine.kv == (None, 1.0)
+    assert engine.params["n"] == 3 and engine.params["seed"] == 5 and engine.params["logprobs"] == 0
+    assert tokenizer.eos_token_id in engine.params["stop_token_ids"]
+    assert rollout.completion_ids.shape == (6, 2) and rollout.truncated.all() and rollout.logprobs[0].tolist() == pytest.approx([-0.1, -0.2])
+    assert engine.loaded == []  # the engine was built from these very weights
 
     with torch.no_grad():
         model.lm_head.weight.add_(1.0)
     sampler.update_weights(model)
     sampler.generate(model, tokenizer, ["1+1="], num_samples=1, max_new_tokens=2)
-    assert len(llm.loaded) == 1 and llm.resets == 1
-    assert torch.equal(llm.loaded[0]["lm_head.weight"], model.lm_head.weight)
+    assert len(engine.loaded) == 1 and sampler.weight_pushes == 1
+    assert torch.equal(engine.loaded[0]["lm_head.weight"], model.lm_head.weight)
     sampler.generate(model, tokenizer, ["1+1="], num_samples=1, max_new_tokens=2)
-    assert len(llm.loaded) == 1  # no update since: nothing pushed
+    assert len(engine.loaded) == 1  # no update since: nothing pushed
+    # greedy with several samples: one draw, repeated (vLLM refuses n > 1 when greedy)
+    greedy = sampler.generate(model, tokenizer, ["1+1="], num_samples=4, max_new_tokens=2, temperature=0.0)
+    assert engine.params["n"] == 1 and greedy.completion_ids.shape == (4, 2)
+
+
+def test_deepseek_v3_gets_the_routing_keys_vllm_reads():
+    from r1_vllm.engine import engine_config_overrides
+
+    assert engine_config_overrides({"model_type": "deepseek_v3"}) == {"topk_method": "noaux_tc", "scoring_func": "sigmoid"}
+    assert engine_config_overrides({"model_type": "deepseek_v3", "topk_method": "greedy", "scoring_func": "softmax"}) == {}
+    assert engine_config_overrides({"model_type": "llama"}) == {}
+
+
+def test_mode_and_server_address_mistakes_are_one_line():
+    with pytest.raises(ConfigError, match="sampler.mode must be one of colocate, server"):
+        VLLMSampler(**_options(mode="remote"))
+    with pytest.raises(ConfigError, match=r"sampler.server: a server address is host:port"):
+        VLLMSampler(**_options(mode="server", server="localhost"))
+
+
+def test_weights_cross_the_wire_unchanged(tokenizer):
+    from r1_vllm.weights import weights_from_bytes, weights_to_bytes
+
+    model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, num_layers=2)
+    weights = checkpoint_weights(model)
+    back = dict(weights_from_bytes(weights_to_bytes(weights)))
+    assert set(back) == {name for name, _ in weights} and all(torch.equal(back[name], tensor) for name, tensor in weights)
+
+
+def test_server_mode_serves_a_trainer_over_a_socket(fake_engine, tokenizer, monkeypatch):
+    import socket
+    import threading
+
+    from r1_vllm import server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(server.KEY_VARIABLE, "test-key")
+    thread = threading.Thread(target=server.serve, args=("127.0.0.1", port, 1), daemon=True)
+    thread.start()
+    model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, num_layers=2)
+    sampler = VLLMSampler(**_options(mode="server", server=f"127.0.0.1:{port}"))
+    for _ in range(50):  # the listener may take a moment to open
+        try:
+            rollout = sampler.generate(model, tokenizer, ["1+1="], num_samples=2, max_new_tokens=2, return_logprobs=True)
+            break
+        except ConfigError:
+            import time
+
+            time.sleep(0.1)
+    (engine,) = fake_engine.built  # built in the server, from the folder the trainer sent
+    assert rollout.completion_ids.shape == (2, 2) and engine.params["n"] == 2
+    with torch.no_grad():
+        model.lm_head.weight.add_(1.0)
+    sampler.update_weights(model)
+    assert sampler.engine_logprobs(model, tokenizer, [[5, 6]], [[7, 8, 9]]) == [[-1.0, -1.0, -1.0]]
+    assert torch.equal(engine.loaded[0]["lm_head.weight"], model.lm_head.weight)  # sent as bytes, equal on arrival
+    sampler.engine.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_server_mode_run_without_a_server_is_one_line(tokenizer):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, num_layers=2)
+    sampler = VLLMSampler(**_options(mode="server", server=f"127.0.0.1:{port}"))
+    with pytest.raises(ConfigError, match=f"no vLLM server at 127.0.0.1:{port}: start one with"):
+        sampler.generate(model, tokenizer, ["1+1="], num_samples=1, max_new_tokens=2)

