@@ -99,6 +99,8 @@ class DataSettings:
     """Tokens per example (prompt + response + EOS); longer responses are cut."""
     mask_prompt: bool
     """Labels -100 on prompt tokens: the loss covers the response only."""
+    packing: bool
+    """Concatenate each batch's examples into rows of at most ``max_length`` tokens instead of padding them (:mod:`r1.data.packing`)."""
     val_path: str | None
     """Held-out prompts with answers; null = the task's test split (disjoint from training)."""
     val_split: str

@@ -10,6 +10,11 @@ logit-level term, the forward KL from the teacher's next-token distribution
 (:func:`r1.algorithms.distillation.distillation_loss`); the teacher is loaded
 frozen and never enters the checkpoints. The summary compares the student's
 held-out accuracy with the teacher's on the same prompts.
+
+With ``data.packing=true`` the student trains on packed batches as in SFT, and the
+teacher's forward for the KD term reads the same packed batch (same position-id
+restarts, no attention mask, :func:`r1.phases.sft.causal_lm_logits`); the KL is masked by
+the same labels, so neither term crosses an example's boundary.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from r1.phases.sft import (
     build_sampler,
     build_task,
     causal_lm_logits,
+    check_packing,
     check_scheduler,
     finish,
     load_data,
@@ -185,6 +191,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         check_same_tokenizer(load_tokenizer(node.get("tokenizer") or node.get("name_or_path")), tokenizer)
     teacher = load_teacher(node) if node is not None else None
     loss_fn = DistillLoss(teacher[0], weight, settings.kd.temperature, len(tokenizer)) if weight > 0 else sft_loss
+    data = check_packing(data, student, *([teacher[0]] if weight > 0 else []))  # the KD term runs the teacher on the same batch
 
     sampler = build_sampler(cfg)
     teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples, prompt) if teacher is not None and val_samples else None

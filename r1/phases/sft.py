@@ -18,6 +18,18 @@ without inheriting anything (docs/DESIGN.md):
 
 Running the same command again resumes an interrupted run from its newest checkpoint
 (:func:`r1.phases.common.resume_state`); ``ckpt_path=<file>`` resumes from another one.
+
+**Padding-free batches** (``data.packing=true``): each batch's examples are concatenated
+into rows of at most ``data.max_length`` tokens instead of being padded to the longest one
+(:mod:`r1.data.packing`). Position ids restart at 0 for every example and the attention
+mask is left out, so transformers' forward builds a block-diagonal causal mask from the
+restarts; labels are ``-100`` at each example's first token, so nothing is predicted across
+a boundary. The loss (the mean over the batch's response tokens) is the padded batch's, so
+a run learns the same thing with less padding. The batch goes through transformers' plain
+forward (:func:`causal_lm_logits`), the path that honours the boundaries; a model whose
+forward does not (:func:`r1.data.packing.packing_honoured`, checked once before training)
+trains on padded batches instead, with one warning line. The MoE routing counters and the
+sequence-wise balance loss see each example as its own sequence (``sequence_ids``).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from omegaconf import DictConfig
 
 from r1.data.chat import PromptFormat
 from r1.data.datasets import DataSettings
+from r1.data.packing import PackingCollator, is_packed, packing_honoured
 from r1.data.sft import (
     IGNORE_INDEX,
     Collator,
@@ -47,6 +60,7 @@ from r1.data.sft import (
 )
 from r1.errors import ConfigError
 from r1.models.lora import merge_on_export
+from r1.models.moe import set_flat_sequences
 from r1.phases.balance import ExpertBalance, balance_settings, progress_text
 from r1.phases.common import ResumeState, check_learning_rate
 from r1.phases.prompting import read_prompt_settings
@@ -108,8 +122,38 @@ class SFTSettings:
 
 
 def causal_lm_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """``(B, T, V)`` next-token logits of a causal LM for a padded batch."""
+    """``(B, T, V)`` next-token logits of a causal LM for a padded or a packed batch.
+
+    A packed batch (:mod:`r1.data.packing`) passes its ``position_ids`` and no attention
+    mask, so transformers' forward keeps its examples apart (a block-diagonal causal mask).
+    """
+    if is_packed(batch):
+        return model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+
+
+def routed_loss(loss_fn: LossFn, model: torch.nn.Module, batch: dict[str, torch.Tensor], balance: ExpertBalance | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``loss_fn(model, batch)``, with the MoE routing counters told which token belongs to which example.
+
+    A padded batch's rows are its examples (its attention mask leaves padding out); a packed
+    row holds several, so its ``sequence_ids`` go to the counters for this forward only.
+    """
+    if balance is None:
+        return loss_fn(model, batch)
+    packed = is_packed(batch)
+    balance.set_token_mask(None if packed else batch["attention_mask"])
+    if not packed:
+        return loss_fn(model, batch)
+    set_flat_sequences(batch["sequence_ids"].reshape(-1))
+    try:
+        return loss_fn(model, batch)
+    finally:
+        set_flat_sequences(None)
+
+
+def examples_in(batch: Mapping[str, torch.Tensor]) -> int:
+    """How many examples ``batch`` holds (a packed batch has fewer rows than examples); no device sync."""
+    return batch["lengths"].shape[0] if is_packed(batch) else batch["input_ids"].shape[0]
 
 
 def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -201,6 +245,7 @@ class SFTDataModule(lightning.LightningDataModule):
         seed: the data order is a function of this seed and the epoch.
         pad_token_id: padding for the batches.
         mask_prompt: labels ``-100`` on prompt tokens (``data.mask_prompt``; off only for experiments).
+        pack_capacity: tokens per row of a packed batch (:mod:`r1.data.packing`); None = padded batches.
     """
 
     def __init__(
@@ -212,6 +257,7 @@ class SFTDataModule(lightning.LightningDataModule):
         seed: int,
         pad_token_id: int,
         mask_prompt: bool,
+        pack_capacity: int | None = None,
     ) -> None:
         super().__init__()
         self.train = train
@@ -219,7 +265,7 @@ class SFTDataModule(lightning.LightningDataModule):
         self.batch_size = batch_size
         self.val_batch_size = val_batch_size
         self.seed = seed
-        self.collator = Collator(pad_token_id, mask_prompt)
+        self.collator = Collator(pad_token_id, mask_prompt) if pack_capacity is None else PackingCollator(pad_token_id, mask_prompt, pack_capacity)
         self.batches_seen = 0  # micro-batches consumed by training, restored on resume
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
@@ -328,10 +374,8 @@ class SFTModule(lightning.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         balance = self.balance
-        if balance is not None:
-            balance.set_token_mask(batch["attention_mask"])
-        loss, metrics = self.loss_fn(self.model, batch)
-        batch_size = batch["input_ids"].shape[0]
+        loss, metrics = routed_loss(self.loss_fn, self.model, batch, balance)
+        batch_size = examples_in(batch)
         extra = balance.loss() if balance is not None else None
         if extra is not None:  # the MoE balance loss (r1/phases/balance.py): logged apart, trained together
             self.log("train/balance_loss", extra.detach(), batch_size=batch_size)
@@ -420,6 +464,21 @@ def read_sft_settings(cfg: DictConfig) -> tuple[SFTSettings, DataSettings]:
     return settings, read_settings(DataSettings, cfg.get("data"), prefix="data")
 
 
+def check_packing(data: DataSettings, *models: torch.nn.Module) -> DataSettings:
+    """``data`` as it is, or with packing off (one warning line) when one of ``models`` would let packed examples see each other."""
+    if not data.packing:
+        return data
+    for model in models:
+        if not packing_honoured(model):
+            print(
+                f"[data] warning: data.packing=true, but {type(model).__name__}'s forward does not keep packed examples apart "
+                f"(position-id restarts); training on padded batches instead",
+                flush=True,
+            )
+            return dataclasses.replace(data, packing=False)
+    return data
+
+
 def check_scheduler(node: Mapping[str, Any] | None) -> None:
     """Build the schedule once on a throw-away optimizer, so a bad option fails before the model loads."""
     if node is None:
@@ -463,6 +522,7 @@ def build_datamodule(
         seed=seed,
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
         mask_prompt=data.mask_prompt,
+        pack_capacity=data.max_length if data.packing else None,
     )
 
 
@@ -592,6 +652,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     table, val_samples, skipped = load_data(data, task, int(cfg.seed))  # before the model: a bad path fails in a second
     model, tokenizer = load_model(cfg.model)
     model = prepare_for_training(model, cfg.model, cfg.get("trainer"))
+    data = check_packing(data, model)
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
     module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format)
