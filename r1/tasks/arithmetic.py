@@ -93,6 +93,7 @@ class ArithmeticTask:
             "answer": answer,
             "response": f"<think>{worked_sum(a, b)}</think><answer>{answer}</answer>",
             "level": level,
+            "task": self.name,
         }
 
     def check(self, response: str, answer: str) -> bool:
