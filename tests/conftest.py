@@ -125,3 +125,11 @@ def cli_error(cli_in_process):
         return one_error_line(cli_in_process(*args, env=env))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def reward_model_folder(tmp_path_factory):
+    """A tiny (untrained) reward model saved as a Hugging Face folder, for tests that build reward=reward_model."""
+    tool = load_tool("train_reward_model")
+    tokenizer = tool.reward_tokenizer()
+    return tool.save(tool.build_reward_model(tokenizer), tokenizer, tmp_path_factory.mktemp("reward_model"))

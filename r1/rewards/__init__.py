@@ -19,12 +19,15 @@ from typing import Any
 
 from r1.hookspecs import hookimpl
 from r1.rewards.accuracy import AccuracyReward
+from r1.rewards.by_task import ByTaskReward
+from r1.rewards.exact_match import ExactMatchReward
 from r1.rewards.format import FormatReward
 from r1.rewards.hybrid import HybridReward
 from r1.rewards.language import LanguageReward
 from r1.rewards.length import CosineReward, LengthReward, SoftOverlongReward
 from r1.rewards.reasoning_steps import ReasoningStepsReward
 from r1.rewards.repetition import RepetitionPenaltyReward
+from r1.rewards.reward_model import RewardModelReward
 from r1.rewards.scoring import RewardResult, score_batch
 from r1.rewards.tag_count import TagCountReward
 
@@ -33,12 +36,15 @@ BUILTIN_REWARDS: dict[str, Callable[..., Any]] = {
     "format": FormatReward,
     "language": LanguageReward,
     "hybrid": HybridReward,
+    "by_task": ByTaskReward,
+    "exact_match": ExactMatchReward,
     "tag_count": TagCountReward,
     "reasoning_steps": ReasoningStepsReward,
     "length": LengthReward,
     "cosine": CosineReward,
     "repetition_penalty": RepetitionPenaltyReward,
     "soft_overlong": SoftOverlongReward,
+    "reward_model": RewardModelReward,
 }
 """Every built-in reward factory by its config name."""
 
@@ -52,13 +58,16 @@ def r1_rewards() -> dict[str, Callable[..., Any]]:
 __all__ = [
     "BUILTIN_REWARDS",
     "AccuracyReward",
+    "ByTaskReward",
     "CosineReward",
+    "ExactMatchReward",
     "FormatReward",
     "HybridReward",
     "LanguageReward",
     "LengthReward",
     "ReasoningStepsReward",
     "RepetitionPenaltyReward",
+    "RewardModelReward",
     "RewardResult",
     "SoftOverlongReward",
     "TagCountReward",

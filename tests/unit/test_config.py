@@ -50,8 +50,10 @@ def test_every_option_composes(group, option):
 
 
 @pytest.mark.parametrize("option", GROUPS["reward"])
-def test_every_reward_option_builds_and_scores(option):
-    cfg = compose_with(f"reward={option}")
+def test_every_reward_option_builds_and_scores(option, request):
+    # reward=reward_model needs a model folder (its path is mandatory); the others build from their YAML alone
+    needs = [f"reward.path={request.getfixturevalue('reward_model_folder')}"] if option == "reward_model" else []
+    cfg = compose_with(f"reward={option}", *needs)
     reward = get_registry(autoload=False).build("reward", cfg.reward)
     scores = reward(["<think>1+1+0=2</think><answer>2</answer>"], answer=["2"], prompt=["1+1"])
     assert len(scores) == 1
