@@ -36,7 +36,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from r1.errors import ConfigError
 
 SCRIPTS: dict[str, str] = {
     "latin": r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]{2,}",
@@ -114,18 +113,18 @@ def script_counts(text: str) -> dict[str, int]:
 def check_options(language: str, candidates: Iterable[str], min_words: int) -> tuple[str, ...]:
     """The identifier's candidate set for ``language``: ``candidates`` plus the target, checked.
 
-    Raises :class:`ConfigError` for an unknown target, a candidate that is not a
+    Raises ``ValueError`` (the plugin registry names the reward or filter in its one-line error) for an unknown target, a candidate that is not a
     Latin-script language (only Latin words are identified; other scripts decide
     alone) or a ``min_words`` below 1.
     """
     if int(min_words) < 1:
-        raise ConfigError(f"language min_words must be at least 1, got {min_words}")
+        raise ValueError(f"language min_words must be at least 1, got {min_words}")
     if language not in LANGUAGE_SCRIPTS:
-        raise ConfigError(f"unknown language '{language}'; known: {', '.join(sorted(LANGUAGE_SCRIPTS))}")
+        raise ValueError(f"unknown language '{language}'; known: {', '.join(sorted(LANGUAGE_SCRIPTS))}")
     codes = tuple(dict.fromkeys([str(c) for c in candidates]))
     wrong = [c for c in codes if c not in LATIN_LANGUAGES]
     if wrong:
-        raise ConfigError(
+        raise ValueError(
             f"language candidates {wrong} are not Latin-script language codes; choose from: {', '.join(LATIN_LANGUAGES)}"
         )
     return tuple(sorted({*codes, language} if language in LATIN_LANGUAGES else codes))
@@ -224,7 +223,7 @@ class Identifier:
         columns = [i for i, label in enumerate(model.nb_classes) if label in set(candidates)]
         missing = sorted(set(candidates) - {model.nb_classes[i] for i in columns})
         if missing:
-            raise ConfigError(f"language candidates {missing} are unknown to the identifier (py3langid); remove them")
+            raise ValueError(f"language candidates {missing} are unknown to the identifier (py3langid); remove them")
         self.labels = [model.nb_classes[i] for i in columns]
         width = model.tk_nextmove.itemsize
         self._next = np.frombuffer(model.tk_nextmove, dtype=np.uint32 if width == 4 else np.uint16).astype(np.int32)
