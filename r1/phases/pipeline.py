@@ -1,6 +1,10 @@
 """The whole R1 recipe in one command (``python -m r1.run``, ``phase=pipeline``).
 
-cold-start SFT → GRPO → rejection sampling → distillation → evaluation of every stage.
+cold-start SFT → GRPO → rejection sampling → distillation → evaluation of every stage;
+with ``experiment=r1_full`` also R1's second half: a second SFT of the base model on the
+rejection-sampled reasoning data mixed with general data (``phase.reasoning_share``, 3:1),
+an RL stage over reasoning and general prompts together (``grpo2``), and distillation on
+the same mix, each model scored on every task of ``phase.eval_tasks``.
 
 Each stage is an ordinary phase, composed as ``python -m r1.run phase=<stage>``
 would compose it (with the user's overrides and the pipeline's per-stage
@@ -22,12 +26,16 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from r1.errors import ConfigError
+from r1.settings import bounded
 from r1.phases.common import config_hash, finish_logging, lock_folder, mark_done, read_done, read_settings, release_folder, run_dir
 
-TRAINING_STAGES = ("sft", "grpo", "rejection", "distill")
-EVALUATED = ("base", "sft", "grpo", "student")
-TITLES = {"base": "Base model", "sft": "Cold-start SFT", "grpo": "GRPO (RL)", "student": "Distilled student"}
-BAR_COLOURS = ["#999999", "#6699cc", "#cc3333", "#66aa66"]
+TRAINING_STAGES = ("sft", "grpo", "rejection", "sft2", "grpo2", "distill")
+EVALUATED = ("base", "sft", "grpo", "sft2", "grpo2", "student")
+TITLES = {
+    "base": "Base model", "sft": "Cold-start SFT", "grpo": "GRPO (RL)", "sft2": "SFT on rejection + general data",
+    "grpo2": "RL over all scenarios", "student": "Distilled student",
+}
+BAR_COLOURS = ["#999999", "#6699cc", "#cc3333", "#9966cc", "#cc8833", "#66aa66"]
 """The accuracy-by-stage bars, in :data:`EVALUATED` order."""
 PLOT_DPI = 100
 """Resolution of the report's plots."""
@@ -51,10 +59,18 @@ class PipelineSettings:
     """Overrides of the GRPO stage."""
     rejection: list[str]
     """Overrides of the rejection-sampling stage."""
+    sft2: list[str]
+    """Overrides of the second SFT (the base model on rejection-sampled reasoning data mixed with the run's task's examples)."""
+    grpo2: list[str]
+    """Overrides of the RL stage over all scenarios (from the second SFT's model)."""
     distill: list[str]
     """Overrides of the distillation stage."""
     eval: list[str]
     """Overrides of every evaluation stage."""
+    reasoning_share: float = bounded(gt=0, le=1)
+    """With ``sft2``: the rejection-sampled reasoning data's share of the second SFT's and the distillation's mix; the rest is the stage task's own examples."""
+    eval_tasks: list[str]
+    """Task options every model is scored on (``benchmark=heldout`` of each); empty = the run's task."""
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in TRAINING_STAGES]
@@ -65,6 +81,10 @@ class PipelineSettings:
             raise ConfigError(f"unknown model(s) to evaluate {bad} in phase.evaluate; choose from: {', '.join(EVALUATED)}")
         if "distill" in self.stages and "rejection" not in self.stages:
             raise ConfigError("the distill stage needs the rejection stage's dataset; add 'rejection' to phase.stages")
+        if "sft2" in self.stages and "rejection" not in self.stages:
+            raise ConfigError("the sft2 stage mixes in the rejection stage's dataset; add 'rejection' to phase.stages")
+        if "grpo2" in self.stages and "sft2" not in self.stages:
+            raise ConfigError("the grpo2 stage starts from the sft2 stage's model; add 'sft2' to phase.stages")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -90,19 +110,33 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         # each stage samples from the policy the stages before it trained: the base model when none did
         start = _model(policy) if policy else ["phase.init_from=model"]
         outputs["rejection"] = stage(root, "rejection", [*start, f"phase.output_dir={root / 'rejection'}", *pipe.rejection])
+    reasoning_mix = None
+    if "sft2" in stages:
+        # R1's stage 3: the base model again, on reasoning samples from the RL model plus general data
+        reasoning_mix = mixture_override(outputs["rejection"]["dataset_dir"], pipe.reasoning_share)
+        outputs["sft2"] = stage(root, "sft2", [reasoning_mix, *pipe.sft2], phase="sft")
+        policy = outputs["sft2"]["hf_dir"]
+    if "grpo2" in stages:
+        outputs["grpo2"] = stage(root, "grpo2", [f"phase.init_from={policy}", *pipe.grpo2], phase="grpo")
+        policy = outputs["grpo2"]["hf_dir"]
     if "distill" in stages:
-        data = outputs["rejection"]["dataset_dir"]
+        data = reasoning_mix or f"data.path={outputs['rejection']['dataset_dir']}"
         teacher = [f"phase.teacher={policy}"] if policy else []
-        outputs["distill"] = stage(root, "distill", [f"data.path={data}", *teacher, *pipe.distill])
+        outputs["distill"] = stage(root, "distill", [data, *teacher, *pipe.distill])
 
-    models = {"base": None, "sft": outputs.get("sft", {}).get("hf_dir"), "grpo": outputs.get("grpo", {}).get("hf_dir"),
-              "student": outputs.get("distill", {}).get("hf_dir")}
+    models = {label: outputs.get(stage_name, {}).get("hf_dir") for label, stage_name in MODEL_STAGES.items()}
+    primary = str(cfg.task.name)
+    tasks = pipe.eval_tasks or [primary]
     scores: dict[str, dict[str, Any]] = {}
     for label in evaluated:
         if label != "base" and not models[label]:
             continue
-        summary = stage(root, f"eval_{label}", [*_model(models[label]), *pipe.eval], phase="eval")
-        scores[label] = _heldout(summary)
+        by_task = {}
+        for task in tasks:
+            name = f"eval_{label}" if task == primary else f"eval_{label}_{task}"
+            chosen = [] if task == primary else [f"task={task}"]
+            by_task[task] = _heldout(stage(root, name, [*_model(models[label]), *chosen, *pipe.eval], phase="eval"))
+        scores[label] = {**by_task.get(primary, by_task[tasks[0]]), "tasks": by_task}
 
     report = write_report(root, cfg, scores, outputs, time.perf_counter() - started)
     for folder in {root, run_dir(cfg)}:
@@ -113,6 +147,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     finish_logging()
     release_folder(root)
     return {k: v for k, v in report.items() if k != "markdown"}
+
+
+MODEL_STAGES = {"base": "", "sft": "sft", "grpo": "grpo", "sft2": "sft2", "grpo2": "grpo2", "student": "distill"}
+"""The stage whose saved model each evaluated label scores ("" = none: the base model)."""
+
+
+def mixture_override(reasoning_dir: str, reasoning_share: float) -> str:
+    """``data.mixture``: the rejection-sampled dataset at ``reasoning_share``, the stage task's own examples for the rest."""
+    general = round(1.0 - reasoning_share, 6)
+    entries = [f'{{path: "{reasoning_dir}", ratio: {reasoning_share}}}']
+    if general > 0:
+        entries.append(f"{{path: null, ratio: {general}}}")
+    return f"data.mixture=[{', '.join(entries)}]"
 
 
 def stage(root: Path, name: str, overrides: list[str], phase: str | None = None) -> dict[str, Any]:
@@ -148,13 +195,30 @@ def _model(folder: str | None) -> list[str]:
 
 
 def _heldout(summary: dict[str, Any]) -> dict[str, Any]:
-    """pass@1 and format rate of the held-out benchmark from an eval stage's summary."""
+    """pass@1, format rate and mean think length of the held-out benchmark from an eval stage's summary."""
     return {
         "pass@1": summary.get("heldout/pass@1"),
         "format_rate": summary.get("heldout/format_rate"),
         "pass@k": summary.get("heldout/pass@k"),
+        "think_chars": think_length(summary.get("output_dir")),
         "output_dir": summary.get("output_dir"),
     }
+
+
+def think_length(output_dir: str | None) -> float | None:
+    """Mean characters inside ``<think>`` over an eval's responses (``completions.jsonl``); None without them.
+
+    The tiny default's tokenizer is byte-level, so characters are about tokens; what matters
+    is the contrast, a worked chain of thought on reasoning prompts against a brief one on general ones.
+    """
+    from r1.template import chain_of_thought
+
+    path = Path(output_dir or "") / "completions.jsonl"
+    if not output_dir or not path.is_file():
+        return None
+    # split on newlines only: a response may hold other Unicode line breaks, which str.splitlines also splits on
+    responses = [json.loads(line)["response"] for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return sum(len(chain_of_thought(r).strip()) for r in responses) / len(responses) if responses else None
 
 
 def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]], outputs: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -164,17 +228,35 @@ def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]],
         "",
         f"Task `{cfg.task.name}`, seed {cfg.seed}, {seconds / 60:.1f} min in total (stages reused from earlier runs count 0).",
         "",
-        "| Model | held-out pass@1 | format rate | pass@k |",
-        "| --- | ---: | ---: | ---: |",
     ]
-    for label, row in scores.items():
-        lines.append(f"| {TITLES[label]} | {_pct(row['pass@1'])} | {_pct(row['format_rate'])} | {_pct(row['pass@k'])} |")
+    tasks = list(next(iter(scores.values()), {}).get("tasks") or {cfg.task.name: {}})
+    if len(tasks) == 1:
+        lines += ["| Model | held-out pass@1 | format rate | pass@k | think length |", "| --- | ---: | ---: | ---: | ---: |"]
+        for label, row in scores.items():
+            lines.append(f"| {TITLES[label]} | {_pct(row['pass@1'])} | {_pct(row['format_rate'])} | {_pct(row['pass@k'])} | {_num(row.get('think_chars'))} |")
+    else:
+        lines += [
+            "| Model | " + " | ".join(f"{task} pass@1" for task in tasks) + " | " + " | ".join(f"{task} think length" for task in tasks) + " |",
+            "| --- |" + " ---: |" * (2 * len(tasks)),
+        ]
+        for label, row in scores.items():
+            by_task = row.get("tasks") or {}
+            accuracy = " | ".join(_pct(by_task.get(task, {}).get("pass@1")) for task in tasks)
+            think = " | ".join(_num(by_task.get(task, {}).get("think_chars")) for task in tasks)
+            lines.append(f"| {TITLES[label]} | {accuracy} | {think} |")
     lines.append("")
     sft, grpo, student = (scores.get(k, {}).get("pass@1") for k in ("sft", "grpo", "student"))
     if sft is not None and grpo is not None:
         lines.append(f"GRPO over SFT: {100 * (grpo - sft):+.1f} points of held-out pass@1.")
-    if grpo is not None and student is not None and grpo > 0:
-        lines.append(f"The student keeps {100 * student / grpo:.0f} % of the GRPO teacher's pass@1.")
+    final = next((label for label in ("grpo2", "sft2", "grpo") if scores.get(label)), None)
+    kept = _kept_shares(scores, final)
+    if kept:
+        lines.append("The student keeps " + ", ".join(f"{100 * share:.0f} % of the {TITLES[final]} model's {task} pass@1" for task, share in kept.items()) + ".")
+    if "grpo2" in scores and "grpo" in scores:
+        for task, row in (scores["grpo2"].get("tasks") or {}).items():
+            before = (scores["grpo"].get("tasks") or {}).get(task, {}).get("pass@1")
+            if before is not None and row.get("pass@1") is not None:
+                lines.append(f"{task}: {100 * (row['pass@1'] - before):+.1f} points from the reasoning RL stage to the final model.")
     if "rejection" in outputs:
         kept = outputs["rejection"].get("kept")
         generated = outputs["rejection"].get("generated")
@@ -207,6 +289,7 @@ def write_report(root: Path, cfg: DictConfig, scores: dict[str, dict[str, Any]],
         "plots": [str(p) for p in plots],
         "grpo_minus_sft": None if sft is None or grpo is None else grpo - sft,
         "student_over_teacher": None if not grpo or student is None else student / grpo,
+        "student_kept": kept,
         "expert_load": load_summary,
     }
     (root / "report.json").write_text(json.dumps({k: v for k, v in report.items() if k != "markdown"}, indent=2, default=str))
@@ -362,6 +445,11 @@ def _log_report(cfg: DictConfig, report: dict[str, Any], root: Path) -> None:
     if not logger:
         return
     metrics = {f"report/{label}/{key}": value for label, row in report["scores"].items() for key, value in row.items() if isinstance(value, (int, float))}
+    metrics.update({
+        f"report/{label}/{task}/{key}": value
+        for label, row in report["scores"].items() for task, numbers in (row.get("tasks") or {}).items()
+        for key, value in numbers.items() if isinstance(value, (int, float))
+    })
     logger.log_metrics(metrics, step=0)
     if hasattr(logger, "log_text"):
         rows = [[label, row.get("pass@1"), row.get("format_rate")] for label, row in report["scores"].items()]
@@ -373,6 +461,22 @@ def _log_report(cfg: DictConfig, report: dict[str, Any], root: Path) -> None:
         logger.experiment.save(str(root / "report.md"), base_path=str(root), policy="now")
     logger.save()
     logger.finalize("success")
+
+
+def _kept_shares(scores: dict[str, dict[str, Any]], teacher: str | None) -> dict[str, float]:
+    """Per task, the student's pass@1 over its teacher's (the last policy trained), where the teacher scores above 0."""
+    if teacher is None or "student" not in scores:
+        return {}
+    shares = {}
+    for task, row in (scores["student"].get("tasks") or {}).items():
+        mine, theirs = row.get("pass@1"), (scores[teacher].get("tasks") or {}).get(task, {}).get("pass@1")
+        if mine is not None and theirs:
+            shares[task] = mine / theirs
+    return shares
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _pct(value: float | None) -> str:
