@@ -19,7 +19,7 @@ the same labels, so neither term crosses an example's boundary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from r1.phases.sft import (
     causal_lm_logits,
     check_packing,
     check_scheduler,
+    validation_checker,
     finish,
     load_data,
     sft_loss,
@@ -151,12 +152,14 @@ def eval_device(cfg: DictConfig) -> str:
     return "cuda" if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
 
 
-def score_teacher(cfg: DictConfig, settings: DistillSettings, teacher, sampler, val_samples, prompt: PromptSettings) -> dict[str, float]:
+def score_teacher(
+    cfg: DictConfig, settings: DistillSettings, teacher, sampler, val_samples, prompt: PromptSettings, verify: Callable[[str, str], bool] | None = None,
+) -> dict[str, float]:
     """The teacher's greedy accuracy and format rate on the held-out prompts the student is scored on (its own tokenizer's prompts)."""
     model, tokenizer = teacher
     model.to(eval_device(cfg))
     scores = evaluate_greedy(
-        model, tokenizer, sampler, val_samples, settings.val_max_new_tokens, settings.val_batch_size, PromptFormat(tokenizer, prompt),
+        model, tokenizer, sampler, val_samples, settings.val_max_new_tokens, settings.val_batch_size, PromptFormat(tokenizer, prompt), verify,
     )
     model.to("cpu")  # the trainer moves it again if the KD loss needs it
     print(f"[distill] teacher | val/accuracy {scores['accuracy']:.3f} | val/format_rate {scores['format_rate']:.3f}", flush=True)
@@ -194,10 +197,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data = check_packing(data, student, *([teacher[0]] if weight > 0 else []))  # the KD term runs the teacher on the same batch
 
     sampler = build_sampler(cfg)
-    teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples, prompt) if teacher is not None and val_samples else None
+    verify = validation_checker(data, task)  # the student and the teacher are scored alike
+    teacher_scores = score_teacher(cfg, settings, teacher, sampler, val_samples, prompt, verify) if teacher is not None and val_samples else None
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
-    module = build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format)
+    module = build_module(settings, student, tokenizer, sampler, loss_fn, prompt_format, verify)
     module.balance = ExpertBalance(student, balance_settings(settings.student))
     module.merge_on_export = merge_on_export(settings.student)
     summary = train(cfg, settings, module, datamodule, state)

@@ -327,6 +327,8 @@ class SFTModule(lightning.LightningModule):
         val_max_new_tokens: generation budget for each validation completion.
         prompt_format: how a user message becomes the prompt (the ``prompt`` config group).
         name: the phase name, printed in the validation summary line.
+        verify: ``(response, gold) -> correct`` for ``val/accuracy``; None = the shared verifier
+            (:func:`validation_checker` passes the task's own checker for the task's held-out split).
     """
 
     def __init__(
@@ -340,9 +342,11 @@ class SFTModule(lightning.LightningModule):
         val_max_new_tokens: int,
         prompt_format: PromptFormat,
         name: str,
+        verify: Callable[[str, str], bool] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
+        self.verify = verify
         self.tokenizer = tokenizer
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -404,7 +408,7 @@ class SFTModule(lightning.LightningModule):
             self.sampler.update_weights(self.model)  # an out-of-process engine (vLLM) must decode the current weights
 
     def validation_step(self, batch: list[Sample], batch_idx: int) -> None:
-        scores = score_greedy(self.model, self.tokenizer, self.sampler, batch, self.val_max_new_tokens, self.prompt_format)
+        scores = score_greedy(self.model, self.tokenizer, self.sampler, batch, self.val_max_new_tokens, self.prompt_format, self.verify)
         for key in self._val_scores:
             self._val_scores[key] += scores[key]
         if batch_idx == 0 and self.trainer.is_global_zero:
@@ -526,7 +530,18 @@ def build_datamodule(
     )
 
 
-def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: LossFn, prompt_format: PromptFormat) -> SFTModule:
+def validation_checker(data: DataSettings, task) -> Callable[[str, str], bool] | None:
+    """The task's own checker when the held-out prompts are the task's (``data.val_path`` null), else None (the shared verifier).
+
+    A task decides what a correct answer is: ``task=general`` compares strings exactly, where
+    the symbolic verifier would take ``dog`` for ``DOG``.
+    """
+    return task.check if data.val_path is None and task is not None else None
+
+
+def build_module(
+    settings: SFTSettings, model, tokenizer, sampler, loss_fn: LossFn, prompt_format: PromptFormat, verify: Callable[[str, str], bool] | None = None,
+) -> SFTModule:
     """An :class:`SFTModule` with the optimizer and schedule of the phase's settings."""
     from hydra.utils import instantiate
 
@@ -540,6 +555,7 @@ def build_module(settings: SFTSettings, model, tokenizer, sampler, loss_fn: Loss
         val_max_new_tokens=settings.val_max_new_tokens,
         prompt_format=prompt_format,
         name=settings.name,
+        verify=verify,
     )
 
 
@@ -655,7 +671,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data = check_packing(data, model)
     prompt_format = PromptFormat(tokenizer, prompt)
     datamodule = build_datamodule(settings, data, tokenizer, table, val_samples, int(cfg.seed), prompt_format)
-    module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format)
+    module = build_module(settings, model, tokenizer, build_sampler(cfg), sft_loss, prompt_format, validation_checker(data, task))
     module.balance = ExpertBalance(model, balance_settings(cfg.model))
     module.merge_on_export = merge_on_export(cfg.model)
     summary = train(cfg, settings, module, datamodule, state)

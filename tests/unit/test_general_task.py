@@ -190,3 +190,19 @@ def test_cold_start_sft_on_the_reference_responses_answers_held_out_prompts(tmp_
     samples = built.samples("test", 200, seed=0)
     scores = score_greedy(model, tokenizer, sampler, samples, 16, verify=built.check)
     assert sum(scores["correct"]) / len(samples) >= 0.7, [c for c, ok in zip(scores["completions"], scores["correct"]) if not ok][:10]
+
+
+def test_sft_and_distillation_score_the_tasks_held_out_prompts_with_its_checker():
+    from dataclasses import replace
+
+    from hydra import compose, initialize_config_dir
+
+    from r1.phases.sft import read_sft_settings, validation_checker
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["phase=sft", "task=general"])
+    data = read_sft_settings(cfg)[1]
+    built = task()
+    verify = validation_checker(data, built)
+    assert verify("<think></think><answer>DOG</answer>", "DOG") and not verify("<think></think><answer>dog</answer>", "DOG")
+    assert validation_checker(replace(data, val_path="held_out.jsonl"), built) is None  # a dataset's prompts: the shared verifier
