@@ -70,6 +70,9 @@ class PipelineSettings:
     reasoning_share: float = bounded(gt=0, le=1)
     """With ``sft2``: the rejection-sampled reasoning data's share of the second SFT's and the distillation's mix; the rest is the stage task's own examples."""
     eval_tasks: list[str]
+    general_data: dict[str, Any] | None
+    """With ``sft2``: the general part of the mix as a ``data.mixture`` entry (``path`` and field names, e.g. a chat
+    JSONL with ``messages_field``); null = the stage task's own examples (``task=general`` in ``experiment=r1_full``)."""
     """Task options every model is scored on (``benchmark=heldout`` of each); empty = the run's task."""
 
     def __post_init__(self) -> None:
@@ -113,7 +116,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     reasoning_mix = None
     if "sft2" in stages:
         # R1's stage 3: the base model again, on reasoning samples from the RL model plus general data
-        reasoning_mix = mixture_override(outputs["rejection"]["dataset_dir"], pipe.reasoning_share)
+        reasoning_mix = mixture_override(outputs["rejection"]["dataset_dir"], pipe.reasoning_share, pipe.general_data)
         outputs["sft2"] = stage(root, "sft2", [reasoning_mix, *pipe.sft2], phase="sft")
         policy = outputs["sft2"]["hf_dir"]
     if "grpo2" in stages:
@@ -153,13 +156,22 @@ MODEL_STAGES = {"base": "", "sft": "sft", "grpo": "grpo", "sft2": "sft2", "grpo2
 """The stage whose saved model each evaluated label scores ("" = none: the base model)."""
 
 
-def mixture_override(reasoning_dir: str, reasoning_share: float) -> str:
-    """``data.mixture``: the rejection-sampled dataset at ``reasoning_share``, the stage task's own examples for the rest."""
-    general = round(1.0 - reasoning_share, 6)
-    entries = [f'{{path: "{reasoning_dir}", ratio: {reasoning_share}}}']
-    if general > 0:
-        entries.append(f"{{path: null, ratio: {general}}}")
-    return f"data.mixture=[{', '.join(entries)}]"
+def mixture_override(reasoning_dir: str, reasoning_share: float, general: dict[str, Any] | None = None) -> str:
+    """``data.mixture``: the rejection-sampled dataset at ``reasoning_share``; the general data (or the stage task's examples) for the rest."""
+    share = round(1.0 - reasoning_share, 6)
+    entries = [{"path": reasoning_dir, "ratio": reasoning_share}]
+    if share > 0:
+        entries.append({"path": None, **(general or {}), "ratio": share})
+    return "data.mixture=[" + ", ".join("{" + ", ".join(f"{k}: {_override_value(v)}" for k, v in e.items()) + "}" for e in entries) + "]"
+
+
+def _override_value(value: Any) -> str:
+    """A value as Hydra's override grammar reads it: null, numbers and booleans bare, everything else quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, int, float)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return json.dumps(str(value))
 
 
 def stage(root: Path, name: str, overrides: list[str], phase: str | None = None) -> dict[str, Any]:

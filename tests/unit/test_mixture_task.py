@@ -56,3 +56,17 @@ def test_mistakes_are_one_line():
         mixture("task.ratios.arithmetic=0", "task.ratios.general=0")
     with pytest.raises(ValueError, match="needs a number of samples"):
         mixture().samples("train", None)
+
+
+def test_the_pipelines_mix_composes_as_a_data_mixture(tmp_path):
+    from omegaconf import OmegaConf
+
+    from r1.phases.pipeline import mixture_override
+
+    reasoning = tmp_path / "rejection run" / "dataset"  # a space and a slash: quoted in the override
+    chat = {"path": str(tmp_path / "chat.jsonl"), "messages_field": "messages"}
+    for general, second in ((None, {"path": None, "ratio": 0.25}), (chat, {**chat, "ratio": 0.25})):
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose("config", overrides=["phase=sft", mixture_override(str(reasoning), 0.75, general)])
+        assert OmegaConf.to_container(cfg.data.mixture) == [{"path": str(reasoning), "ratio": 0.75}, second]
+    assert mixture_override("d", 1.0) == 'data.mixture=[{path: "d", ratio: 1.0}]'
