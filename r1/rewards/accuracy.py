@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from r1.math import check_extraction, time_budget, verify
-from r1.rewards.scoring import column, is_missing
+from r1.rewards.scoring import judge_golds
 
 
 class AccuracyReward:
@@ -44,12 +44,7 @@ class AccuracyReward:
 
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
         """1.0 if correct, 0.0 if not, ``None`` for samples without a gold answer."""
-        golds = column(fields, self.answer_field, len(completions))
-        if golds is None:
-            return [None] * len(completions)
-        return [
-            None
-            if is_missing(gold)
-            else float(verify(text, gold, timeout=self.timeout, extraction=self.extraction, lenient=self.lenient))
-            for text, gold in zip(completions, golds)
-        ]
+        return judge_golds(
+            completions, fields, self.answer_field,
+            lambda text, gold: float(verify(text, gold, timeout=self.timeout, extraction=self.extraction, lenient=self.lenient)),
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from r1.math import check_extraction, extract_answer
-from r1.rewards.scoring import column, is_missing
+from r1.rewards.scoring import judge_golds
 
 
 class ExactMatchReward:
@@ -32,10 +32,4 @@ class ExactMatchReward:
 
     def __call__(self, completions: list[str], **fields: Any) -> list[float | None]:
         """1.0 if the stated answer equals the gold, 0.0 if not, ``None`` for samples without a gold answer."""
-        golds = column(fields, self.answer_field, len(completions))
-        if golds is None:
-            return [None] * len(completions)
-        return [
-            None if is_missing(gold) else float(extract_answer(text, self.extraction) == str(gold).strip())
-            for text, gold in zip(completions, golds)
-        ]
+        return judge_golds(completions, fields, self.answer_field, lambda text, gold: float(extract_answer(text, self.extraction) == str(gold).strip()))

@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from r1.math import time_budget, verify
-from r1.rewards.scoring import column, is_missing
+from r1.rewards.scoring import column, judge_golds
 
 
 def completion_lengths(completions: list[str], fields: dict[str, Any]) -> list[int]:
@@ -30,10 +30,7 @@ def completion_lengths(completions: list[str], fields: dict[str, Any]) -> list[i
 
 def correctness(completions: list[str], fields: dict[str, Any], timeout: float | None) -> list[bool | None]:
     """Whether each completion is correct; ``None`` when the sample has no gold ``answer``."""
-    golds = column(fields, "answer", len(completions))
-    if golds is None:
-        return [None] * len(completions)
-    return [None if is_missing(g) else verify(c, g, timeout=timeout) for c, g in zip(completions, golds)]
+    return judge_golds(completions, fields, "answer", lambda text, gold: verify(text, gold, timeout=timeout))
 
 
 def _group_key(prompt: Any) -> Hashable:

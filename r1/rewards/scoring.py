@@ -144,6 +144,18 @@ def column(fields: Mapping[str, Any], key: str, n: int) -> list[Any] | None:
     return list(values)
 
 
+def judge_golds(completions: list[str], fields: Mapping[str, Any], answer_field: str, judge: Callable[[str, Any], Any]) -> list[Any]:
+    """``judge(completion, gold)`` for each completion; ``None`` for a sample without a gold answer (or a batch without the column).
+
+    The shared shape of the rule rewards that compare a completion with its gold answer
+    (``accuracy``, ``exact_match``, the correctness the length rewards condition on).
+    """
+    golds = column(fields, answer_field, len(completions))
+    if golds is None:
+        return [None] * len(completions)
+    return [None if is_missing(gold) else judge(text, gold) for text, gold in zip(completions, golds)]
+
+
 def as_text(completion: Any) -> str:
     """A completion as a string: chat-style ``[{"role", "content"}]`` lists are joined by content."""
     if isinstance(completion, str):
