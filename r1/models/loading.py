@@ -26,7 +26,7 @@ def load_tokenizer(name_or_path: str | None):
         return load_tiny_tokenizer()
     from transformers import AutoTokenizer
 
-    _check_reachable(name_or_path, "tokenizer")
+    check_reachable(name_or_path, "tokenizer")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as error:
@@ -41,7 +41,7 @@ def load_pretrained(name_or_path: str, dtype: str = "auto", attn_implementation:
     """``AutoModelForCausalLM.from_pretrained`` with one-line errors for the usual mistakes."""
     from transformers import AutoModelForCausalLM
 
-    _check_reachable(name_or_path, "model")
+    check_reachable(name_or_path, "model")
     check_model_folder(name_or_path)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if dtype != "auto":
@@ -108,7 +108,7 @@ def check_model_folder(name_or_path: str) -> None:
         raise DataError(f"model '{name_or_path}' cannot be loaded: {problem}; save the model again or give another folder")
 
 
-def _check_reachable(name_or_path: str, what: str) -> None:
+def check_reachable(name_or_path: str, what: str) -> None:
     """Fail early, in one line, on a local path that does not exist.
 
     Something that looks like a path (starts with ``.``, ``/``, ``~`` or has more than one

@@ -58,11 +58,6 @@ def sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
-def looks_local(path: str) -> bool:
-    """Whether ``path`` names a folder rather than a Hub id (``name`` or ``org/name``)."""
-    return path.startswith((".", "/", "~")) or path.count("/") > 1 or "\\" in path
-
-
 def check_classifier_config(config: Any, path: str) -> None:
     """A one-line :class:`ConfigError` unless ``config`` is a sequence classifier with one label."""
     architectures = list(getattr(config, "architectures", None) or [])
@@ -129,12 +124,10 @@ class RewardModelReward:
         """One line now, at build time, for a missing or broken folder or a model that is no reward model."""
         from transformers import AutoConfig
 
-        from r1.models.loading import check_model_folder  # here: importing r1.rewards stays free of torch
+        from r1.models.loading import check_model_folder, check_reachable  # here: importing r1.rewards stays free of torch
 
-        local = Path(self.path).expanduser()
-        if not local.exists() and looks_local(self.path):
-            raise DataError(f"reward model folder '{self.path}' does not exist; give a saved reward-model folder or a Hub id")
-        if local.exists():
+        check_reachable(self.path, "reward model")
+        if Path(self.path).expanduser().exists():
             check_model_folder(self.path)
         try:
             config = AutoConfig.from_pretrained(self.path)
