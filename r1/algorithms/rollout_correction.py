@@ -19,10 +19,6 @@ from __future__ import annotations
 import torch
 
 
-MISMATCH_KEYS = ("logprob_diff_mean", "logprob_diff_max", "kl", "ratio_mean", "ratio_over_cap")
-"""The statistics :func:`mismatch_stats` returns, in order."""
-
-
 def mismatch_stats(
     trainer_logprobs: torch.Tensor, sampler_logprobs: torch.Tensor, mask: torch.Tensor, cap: float | None = None
 ) -> dict[str, float]:

@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 from r1.algorithms.advantages import tied_groups
 from r1.algorithms.logprobs import token_entropy, token_logprobs
 from r1.algorithms.objective import grpo_loss
-from r1.algorithms.rollout_correction import MISMATCH_KEYS, mismatch_stats, truncated_importance_weights
+from r1.algorithms.rollout_correction import mismatch_stats, truncated_importance_weights
 from r1.data.chat import PromptFormat
 from r1.errors import ConfigError, DataError, PluginError
 from r1.math import warm_up as warm_up_verifier
@@ -454,8 +454,9 @@ class GRPOModule(lightning.LightningModule):
         correct = s.rollout_correction == "tis"
         if rows.numel() == 0:
             result = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0, "rows_trained": 0.0}
-            if sampler_logprobs is not None:  # every rank logs the same keys
-                result.update(dict.fromkeys((f"mismatch/{k}" for k in MISMATCH_KEYS), 0.0), **{"mismatch/ratio_mean": 1.0})
+            if sampler_logprobs is not None:  # every rank logs the same keys: the statistics of no tokens
+                none = sampler_logprobs[:0]
+                result.update({f"mismatch/{k}": v for k, v in mismatch_stats(none, none, rollout.completion_mask[:0]).items()})
             return result
         mask = rollout.completion_mask.clone()
         if s.mask_truncated:

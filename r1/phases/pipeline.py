@@ -26,11 +26,13 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from r1.errors import ConfigError
-from r1.settings import bounded
 from r1.phases.common import config_hash, finish_logging, lock_folder, mark_done, read_done, read_settings, release_folder, run_dir
+from r1.settings import bounded
 
 TRAINING_STAGES = ("sft", "grpo", "rejection", "sft2", "grpo2", "distill")
-EVALUATED = ("base", "sft", "grpo", "sft2", "grpo2", "student")
+MODEL_STAGES = {"base": "", "sft": "sft", "grpo": "grpo", "sft2": "sft2", "grpo2": "grpo2", "student": "distill"}
+"""The stage whose saved model each evaluated label scores ("" = none: the base model)."""
+EVALUATED = tuple(MODEL_STAGES)
 TITLES = {
     "base": "Base model", "sft": "Cold-start SFT", "grpo": "GRPO (RL)", "sft2": "SFT on rejection + general data",
     "grpo2": "RL over all scenarios", "student": "Distilled student",
@@ -88,6 +90,13 @@ class PipelineSettings:
             raise ConfigError("the sft2 stage mixes in the rejection stage's dataset; add 'rejection' to phase.stages")
         if "grpo2" in self.stages and "sft2" not in self.stages:
             raise ConfigError("the grpo2 stage starts from the sft2 stage's model; add 'sft2' to phase.stages")
+        if self.eval_tasks:  # before any stage runs, not after the training ones
+            from r1.overrides import group_options
+
+            known = group_options().get("task", [])
+            unknown = [t for t in self.eval_tasks if t not in known]
+            if unknown:
+                raise ConfigError(f"unknown task(s) {unknown} in phase.eval_tasks; choose from: {', '.join(known)}")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -150,10 +159,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     finish_logging()
     release_folder(root)
     return {k: v for k, v in report.items() if k != "markdown"}
-
-
-MODEL_STAGES = {"base": "", "sft": "sft", "grpo": "grpo", "sft2": "sft2", "grpo2": "grpo2", "student": "distill"}
-"""The stage whose saved model each evaluated label scores ("" = none: the base model)."""
 
 
 def mixture_override(reasoning_dir: str, reasoning_share: float, general: dict[str, Any] | None = None) -> str:

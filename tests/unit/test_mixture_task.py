@@ -70,3 +70,13 @@ def test_the_pipelines_mix_composes_as_a_data_mixture(tmp_path):
             cfg = compose("config", overrides=["phase=sft", mixture_override(str(reasoning), 0.75, general)])
         assert OmegaConf.to_container(cfg.data.mixture) == [{"path": str(reasoning), "ratio": 0.75}, second]
     assert mixture_override("d", 1.0) == 'data.mixture=[{path: "d", ratio: 1.0}]'
+
+
+def test_an_unknown_evaluation_task_is_one_line_before_any_stage_runs():
+    from r1.phases.common import read_settings
+    from r1.phases.pipeline import PipelineSettings
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=r1_full", "phase.eval_tasks=[arithmetic,generl]"])
+    with pytest.raises(ConfigError, match=r"unknown task\(s\) \['generl'\] in phase.eval_tasks; choose from: .*general"):
+        read_settings(PipelineSettings, cfg.phase)
