@@ -179,6 +179,8 @@ def test_mode_and_server_address_mistakes_are_one_line():
         VLLMSampler(**_options(mode="remote"))
     with pytest.raises(ConfigError, match=r"sampler.server: a server address is host:port"):
         VLLMSampler(**_options(mode="server", server="localhost"))
+    with pytest.raises(ConfigError, match=r"sampler.cpu_kv_cache_gib must be a positive number of GiB, not 0"):
+        VLLMSampler(**_options(mode="server", cpu_kv_cache_gib=0))
 
 
 def test_weights_cross_the_wire_unchanged(tokenizer):
@@ -190,15 +192,21 @@ def test_weights_cross_the_wire_unchanged(tokenizer):
     assert set(back) == {name for name, _ in weights} and all(torch.equal(back[name], tensor) for name, tensor in weights)
 
 
-def test_server_mode_serves_a_trainer_over_a_socket(fake_engine, tokenizer, monkeypatch):
+def _free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_mode_serves_a_trainer_over_a_socket(fake_engine, tokenizer, monkeypatch):
     import threading
 
     from r1_vllm import server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     monkeypatch.setenv(server.KEY_VARIABLE, "test-key")
     thread = threading.Thread(target=server.serve, args=("127.0.0.1", port, 1), daemon=True)
     thread.start()
@@ -225,11 +233,7 @@ def test_server_mode_serves_a_trainer_over_a_socket(fake_engine, tokenizer, monk
 
 
 def test_a_server_mode_run_without_a_server_is_one_line(tokenizer):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     model = build_tiny_moe(len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, num_layers=2)
     sampler = VLLMSampler(**_options(mode="server", server=f"127.0.0.1:{port}"))
     with pytest.raises(ConfigError, match=f"no vLLM server at 127.0.0.1:{port}: start one with"):

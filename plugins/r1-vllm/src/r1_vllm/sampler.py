@@ -85,6 +85,9 @@ class VLLMSampler:
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"sampler.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        for key, value in (("kv_cache_gib", kv_cache_gib), ("cpu_kv_cache_gib", cpu_kv_cache_gib)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigError(f"sampler.{key} must be a positive number of GiB{' or null' if key == 'kv_cache_gib' else ''}, not {value!r}")
         if mode == "server":
             from r1_vllm.server import parse_address
 
