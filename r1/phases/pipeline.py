@@ -90,18 +90,12 @@ class PipelineSettings:
             raise ConfigError("the sft2 stage mixes in the rejection stage's dataset; add 'rejection' to phase.stages")
         if "grpo2" in self.stages and "sft2" not in self.stages:
             raise ConfigError("the grpo2 stage starts from the sft2 stage's model; add 'sft2' to phase.stages")
-        if self.eval_tasks:  # before any stage runs, not after the training ones
-            from r1.overrides import group_options
-
-            known = group_options().get("task", [])
-            unknown = [t for t in self.eval_tasks if t not in known]
-            if unknown:
-                raise ConfigError(f"unknown task(s) {unknown} in phase.eval_tasks; choose from: {', '.join(known)}")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages in order; returns (and writes) the report's numbers."""
     pipe = read_settings(PipelineSettings, cfg.phase)
+    check_eval_tasks(pipe.eval_tasks)  # before any stage runs, not after the training ones
     stages, evaluated = pipe.stages, pipe.evaluate
 
     root = Path(cfg.paths.output_root) / "pipeline" / f"{pipe.label}-{config_hash(cfg)}"
@@ -159,6 +153,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     finish_logging()
     release_folder(root)
     return {k: v for k, v in report.items() if k != "markdown"}
+
+
+def check_eval_tasks(tasks: list[str]) -> None:
+    """One line for a ``phase.eval_tasks`` entry the eval stage could not compose (an unknown task option)."""
+    from hydra.errors import MissingConfigException
+
+    from r1.phases.compose import compose_phase
+
+    for task in tasks:
+        try:
+            compose_phase("eval", [f"task={task}"])
+        except MissingConfigException as error:
+            listed = str(error).split("Config search path")[0]  # Hydra lists the group's options, then its search path
+            options = [line.strip() for line in listed.splitlines() if line.startswith("\t")]
+            raise ConfigError(f"unknown task '{task}' in phase.eval_tasks; choose from: {', '.join(options)}") from None
 
 
 def mixture_override(reasoning_dir: str, reasoning_share: float, general: dict[str, Any] | None = None) -> str:
