@@ -45,6 +45,12 @@ framework's own memory, which a memory measurement needs
 (``tools/bench_memory.py``), while a GRPO step still runs on a CPU. It adds about
 200 MB on disk and a few seconds to a build, so a plain build leaves it out.
 
+Two more, also only when named, are the realistic shapes of the speed comparisons
+(``tools/compare_trl.sh --model dense|moe``, ``tools/realistic_standin.py``):
+``qwen3-dense-25m`` (:data:`SHAPE_25M`, 25.2 M parameters) and ``qwen3-moe-25m``
+(:data:`SHAPE_MOE_25M`, the same layers with 8 experts, 2 routed per token: 25.2 M
+active of 81.8 M).
+
 The tokenizer is trained on the math text shipped in the package (problems,
 solutions and answers of the MATH-500, GSM8K, AIME 2024 and AMC 2023 test files,
 about 1.4 MB), written as R1 completions (``<think>`` solution ``</think>``
@@ -118,6 +124,21 @@ layers, 1.6 M in the tied embedding."""
 
 MAX_PARAMETERS_50M = 55_000_000
 """The cap for ``qwen3-dense-50m`` (about 50 M, not the small stand-ins' :data:`MAX_PARAMETERS`)."""
+
+SHAPE_25M: dict[str, Any] = {**SHAPE_50M, "num_hidden_layers": 6}
+"""``qwen3-dense-25m``: ``qwen3-dense-50m``'s layer, six of them: 23.6 M parameters in the layers, 1.6 M in the embedding.
+The realistic shape of ``tools/compare_trl.sh --model dense``: big enough that arithmetic, not framework
+overhead, sets a GRPO step's time, small enough that five alternating runs fit in minutes on two cores."""
+
+SHAPE_MOE_25M: dict[str, Any] = {**SHAPE_25M, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 1024}
+"""``qwen3-moe-25m``: ``qwen3-dense-25m`` with each MLP made 8 experts of half its width, 2 routed per token, so a
+token meets the same MLP arithmetic (2 x 1,024 = 2,048): 25.2 M active parameters of 81.8 M."""
+
+MAX_PARAMETERS_25M = 30_000_000
+"""The cap for ``qwen3-dense-25m``."""
+
+MAX_PARAMETERS_MOE_25M = 90_000_000
+"""The cap for ``qwen3-moe-25m``: all its experts count, though a token uses two of eight."""
 
 MOE: dict[str, Any] = {
     "num_experts": 8,
@@ -232,7 +253,7 @@ class StandIn(NamedTuple):
     style: str
     """A key of :data:`STYLES`."""
     shape: Mapping[str, Any] = SHAPE
-    """The model's size (:data:`SHAPE` or :data:`SHAPE_50M`)."""
+    """The model's size (:data:`SHAPE`, or one of the larger shapes below it)."""
     max_parameters: int = MAX_PARAMETERS
     """Building refuses a model with more parameters than this."""
     default: bool = True
@@ -244,6 +265,8 @@ STANDINS: dict[str, StandIn] = {
     "qwen3-moe": StandIn("moe", "qwen"),
     "qwen3-dense-think": StandIn("dense", "r1_distill"),
     "qwen3-dense-50m": StandIn("dense", "qwen", SHAPE_50M, MAX_PARAMETERS_50M, default=False),
+    "qwen3-dense-25m": StandIn("dense", "qwen", SHAPE_25M, MAX_PARAMETERS_25M, default=False),
+    "qwen3-moe-25m": StandIn("moe", "qwen", SHAPE_MOE_25M, MAX_PARAMETERS_MOE_25M, default=False),
 }
 
 
@@ -346,7 +369,7 @@ def model_config(architecture: str, tokenizer, style: ChatStyle, shape: Mapping[
     if architecture == "dense":
         return Qwen3Config(**shape, **ids), Qwen3ForCausalLM
     if architecture == "moe":
-        return Qwen3MoeConfig(**shape, **MOE, **ids), Qwen3MoeForCausalLM
+        return Qwen3MoeConfig(**{**MOE, **shape}, **ids), Qwen3MoeForCausalLM  # a shape may size the experts
     raise ValueError(f"unknown architecture '{architecture}'; use dense or moe")
 
 

@@ -230,6 +230,27 @@ def test_the_50m_stand_in_is_qwen3_dense_at_its_own_size_built_on_request_only(s
     assert builder.config_parameter_count(config, model_class) == builder.saved_parameter_count(standins["qwen3-dense"])
 
 
+def test_the_realistic_stand_ins_are_25m_dense_and_a_moe_of_the_same_active_size(standins):
+    """The speed comparisons' shapes (tools/compare_trl.sh --model dense|moe): a token meets the same arithmetic in both."""
+    tokenizer = tokenizer_of(standins["qwen3-dense"])
+    counts = {}
+    for name, expected_class in (("qwen3-dense-25m", "Qwen3ForCausalLM"), ("qwen3-moe-25m", "Qwen3MoeForCausalLM")):
+        spec = builder.STANDINS[name]
+        assert not spec.default and name not in standins and spec.style == "qwen"
+        config, model_class = builder.model_config(spec.architecture, tokenizer, builder.STYLES[spec.style], spec.shape)
+        assert model_class.__name__ == expected_class
+        counts[name] = builder.config_parameter_count(config, model_class)
+        assert counts[name] <= spec.max_parameters
+    moe, _ = builder.model_config("moe", tokenizer, builder.STYLES["qwen"], builder.SHAPE_MOE_25M)
+    assert (moe.num_experts, moe.num_experts_per_tok, moe.moe_intermediate_size) == (8, 2, 1024)  # the shape sizes the experts
+    assert moe.num_experts_per_tok * moe.moe_intermediate_size == builder.SHAPE_25M["intermediate_size"]
+    assert 24_000_000 <= counts["qwen3-dense-25m"] <= 26_000_000
+    layers, width = builder.SHAPE_25M["num_hidden_layers"], builder.SHAPE_25M["hidden_size"]
+    idle_experts = layers * (moe.num_experts - moe.num_experts_per_tok) * 3 * width * moe.moe_intermediate_size
+    router = layers * width * moe.num_experts
+    assert counts["qwen3-moe-25m"] - idle_experts - router == counts["qwen3-dense-25m"]  # the same active parameters
+
+
 def test_each_stand_in_has_its_own_parameter_cap(tmp_path, monkeypatch):
     capped = builder.STANDINS["qwen3-dense"]._replace(max_parameters=1_000_000)
     monkeypatch.setitem(builder.STANDINS, "qwen3-dense", capped)
