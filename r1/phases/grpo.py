@@ -453,7 +453,7 @@ class GRPOModule(lightning.LightningModule):
         sampler_logprobs = self.sampler_logprobs(rollout)
         correct = s.rollout_correction == "tis"
         if rows.numel() == 0:
-            result = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0, "rows_trained": 0.0}
+            result = {"loss": 0.0, "kl": 0.0, "clip_fraction": 0.0, "entropy": 0.0, "rows_trained": 0.0, "time/reference_s": 0.0}
             if sampler_logprobs is not None:  # every rank logs the same keys: the statistics of no tokens
                 none = sampler_logprobs[:0]
                 result.update({f"mismatch/{k}": v for k, v in mismatch_stats(none, none, rollout.completion_mask[:0]).items()})
@@ -461,7 +461,9 @@ class GRPOModule(lightning.LightningModule):
         mask = rollout.completion_mask.clone()
         if s.mask_truncated:
             mask[rollout.truncated] = 0
+        reference_started = time.perf_counter()
         ref_logprobs = self.reference_logprobs(rollout)
+        reference_s = time.perf_counter() - reference_started
         size = s.mini_batch_size or rows.numel()
         # The sampling policy's log-probs are needed only once the policy has moved within this rollout.
         needs_old = s.updates_per_rollout > 1 or size < rows.numel()
@@ -508,6 +510,7 @@ class GRPOModule(lightning.LightningModule):
         if "balance_loss" in result:
             result["train/balance_loss"] = result.pop("balance_loss")
         result["rows_trained"] = float(rows.numel())
+        result["time/reference_s"] = reference_s  # part of time/train_s: the reference model's forward
         if sampler_logprobs is not None:
             mismatch = mismatch_stats(
                 torch.cat(sampling_policy_logprobs), sampler_logprobs[rows], rollout.completion_mask[rows],
@@ -623,7 +626,7 @@ class GRPOModule(lightning.LightningModule):
         }
         if "train/balance_loss" in stats:
             metrics["train/balance_loss"] = stats["train/balance_loss"]
-        metrics.update({k: v for k, v in stats.items() if k.startswith("mismatch/")})
+        metrics.update({k: v for k, v in stats.items() if k.startswith(("mismatch/", "time/"))})
         for name, values in sorted(scores.components.items()):
             # None = not applicable; every key is logged on every rank so reductions line up
             present = torch.tensor([float(v) for v in values if v is not None], dtype=torch.float32)
