@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -24,13 +25,17 @@ from pathlib import Path
 
 import torch
 
-from bench_args import add_run_arguments  # tools/bench_args.py: flags shared with bench_trl_grpo.py
+from bench_args import GSM8K, add_run_arguments  # tools/bench_args.py: flags shared with bench_trl_grpo.py
 
 
 def parse() -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="saved HF folder or Hub id; default: the cached cold-start SFT model")
     add_run_arguments(parser)
+    parser.add_argument("--write-prompts", default=None,
+                        help="write the prompts the run trained on, in order, as question/answer JSONL (TRL's side reads them)")
+    parser.add_argument("--generation-repeats", type=int, default=5,
+                        help="alternating sampler / generate timings after the run (0 = none; compare_trl.sh's realistic presets use 0)")
     return parser.parse_known_args()
 
 
@@ -45,41 +50,21 @@ def compose(overrides: list[str]):
 
 
 def generation_rates(model, tokenizer, prompts: list[str], group_size: int, max_new_tokens: int, repeats: int = 5) -> dict[str, float]:
-    """Generated tokens/s of r1's sampler and of transformers' ``generate`` on the same batch.
+    """Median generated tokens/s of r1's sampler and of transformers' ``generate`` on the same batch, taking turns
+    (``tools/bench_sampler.py``, which also times vLLM)."""
+    from bench_sampler import engine_call, take_turns
 
-    Both sample G completions of each prompt at temperature 1, stop at EOS or </answer>, and
-    count tokens up to and including the stop token. The two alternate ``repeats`` times after
-    one warm-up each, and the medians are reported, so a noisy machine slows both alike.
-    """
-    import statistics
+    calls = {name: engine_call(name, model, tokenizer, prompts, group_size, max_new_tokens) for name in ("hf", "generate")}
+    rates, _ = take_turns(calls, repeats, seed=0, rows=len(prompts) * group_size)
+    return {"r1": statistics.median(rates["hf"]), "hf": statistics.median(rates["generate"])}
 
-    from r1.samplers.hf import HFSampler, encode_prompts, stop_token_ids
 
-    ids, mask = encode_prompts(tokenizer, [p for p in prompts for _ in range(group_size)])
-    stops = stop_token_ids(tokenizer, ["</answer>"])
-    sampler = HFSampler()
-
-    def generate() -> float:
-        start = time.perf_counter()
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0, top_p=1.0,
-                             top_k=0, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
-        seconds = time.perf_counter() - start
-        new = out[:, ids.shape[1]:]
-        stopped = torch.isin(new, torch.tensor(stops))
-        # tokens up to and including the first stop token (or all of them)
-        first_stop = torch.where(stopped.any(1), stopped.float().argmax(1) + 1, torch.full((new.shape[0],), new.shape[1]))
-        return float(first_stop.sum()) / seconds
-
-    def ours(seed: int) -> float:
-        out = sampler.generate(model, tokenizer, prompts, num_samples=group_size, max_new_tokens=max_new_tokens, temperature=1.0, seed=seed)
-        return out.stats["tokens_per_s"]
-
-    generate(), ours(0)  # warm-up
-    hf, r1 = [], []
-    for i in range(repeats):
-        r1.append(ours(i + 1))
-        hf.append(generate())
-    return {"r1": statistics.median(r1), "hf": statistics.median(hf)}
+def write_prompts(completions: Path, out: Path, group_size: int) -> None:
+    """The run's prompts in the order it trained on them (one row per group) as ``question`` / ``answer`` JSONL."""
+    rows = [json.loads(line) for line in completions.read_text(encoding="utf-8").splitlines()]
+    with out.open("w", encoding="utf-8") as handle:
+        for row in rows[::group_size]:
+            handle.write(json.dumps({"question": row["prompt"], "answer": row["answer"]}) + "\n")
 
 
 def main() -> None:
@@ -97,33 +82,47 @@ def main() -> None:
         base = [
             "phase=grpo", "logger=none", f"phase.max_steps={args.steps}", "phase.val_prompts=0", "phase.progress_bar=false",
             f"phase.group_size={args.group_size}", f"phase.prompts_per_step={args.prompts_per_step}",
-            f"phase.max_new_tokens={args.max_new_tokens}", f"paths.run_dir={run_dir}", "phase.log_completions_every=0",
+            f"phase.max_new_tokens={args.max_new_tokens}", f"paths.run_dir={run_dir}",
+            f"phase.log_completions_every={1 if args.write_prompts else 0}",  # completions.jsonl: the prompts in order
             "phase.checkpoint_every=1000000",  # timing excludes checkpoint writes, as the TRL side has none
         ]
         if args.model:
             base += ["model=hf", f"model.name_or_path={args.model}", "model.dtype=float32"]
+        if args.prompts == "gsm8k":  # the shipped test file as a local dataset (the preset's Hub id needs network)
+            base += ["task=gsm8k", f"task.path={GSM8K}", "task.subset=null", "task.test_split=null"]
         cfg = compose(base + overrides)
         cfg.paths.output_root = str(Path(tmp) / "outputs") if args.model else cfg.paths.output_root
         started = time.perf_counter()
         summary = dispatch(cfg)
         wall = time.perf_counter() - started
         history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
-        steps = [h for h in history if "time/wall_step_s" in h][args.warmup:]
-        mean = lambda key: sum(h[key] for h in steps) / len(steps)  # noqa: E731
-        model, tokenizer = load_model({"name_or_path": summary["hf_dir"], "dtype": "float32"})
-        task = get_registry(autoload=False).build("task", cfg.task)
-        prompts = [format_prompt(tokenizer, s["prompt"]) for s in task.samples("train", args.prompts_per_step, seed=123)]
-        model.eval()
-        rates = generation_rates(model, tokenizer, prompts, args.group_size, args.max_new_tokens)
+        if args.write_prompts:
+            write_prompts(run_dir / "completions.jsonl", Path(args.write_prompts), args.group_size)
+        # Every step after the warm-up, as TRL's side times them. The last step has no wall time (it is written
+        # when the next batch starts), so the wall figure covers one step fewer.
+        steps = [h for h in history if "time/step_s" in h][args.warmup:]
+        walled = [h for h in steps if "time/wall_step_s" in h]
+        if not walled:
+            raise SystemExit(f"no step left to time: give --steps at least --warmup + 2 (got {args.steps} and {args.warmup})")
+        mean = lambda key, rows=steps: sum(h[key] for h in rows) / len(rows)  # noqa: E731
+        rates = None  # --generation-repeats 0: the JSON has nulls
+        if args.generation_repeats > 0:
+            model, tokenizer = load_model({"name_or_path": summary["hf_dir"], "dtype": "float32"})
+            task = get_registry(autoload=False).build("task", cfg.task)
+            prompts = [format_prompt(tokenizer, s["prompt"]) for s in task.samples("train", args.prompts_per_step, seed=123)]
+            model.eval()
+            rates = generation_rates(model, tokenizer, prompts, args.group_size, args.max_new_tokens, args.generation_repeats)
         result = {
-            "s_per_step": round(mean("time/wall_step_s"), 4),
-            "s_per_step_inner": round(mean("time/step_s"), 4),
+            "s_per_step": round(mean("time/wall_step_s", walled), 4),  # step to step, Lightning's loop included
+            "s_per_step_inner": round(mean("time/step_s"), 4),  # generation -> optimizer step: TRL's inner span
             "tokens_per_s": round(mean("perf/tokens_per_s"), 1),
             # the same batch through r1's sampler and through transformers' generate, alternating
-            "sampler_tokens_per_s": round(rates["r1"], 1),
-            "hf_generate_tokens_per_s": round(rates["hf"], 1),
-            "sampler_speedup_vs_generate": round(rates["r1"] / rates["hf"], 2),
-            "split": {k: round(mean(f"time/{k}_s"), 4) for k in ("generate", "score", "train")},
+            "sampler_tokens_per_s": round(rates["r1"], 1) if rates else None,
+            "hf_generate_tokens_per_s": round(rates["hf"], 1) if rates else None,
+            "sampler_speedup_vs_generate": round(rates["r1"] / rates["hf"], 2) if rates else None,
+            # train includes reference (the reference model's forward); the rest of train is the policy's forward,
+            # backward and the optimizer step
+            "split": {k: round(mean(f"time/{k}_s"), 4) for k in ("generate", "score", "train", "reference") if f"time/{k}_s" in steps[0]},
             "completion_length_mean": round(mean("completion/length_mean"), 1),
             "steps_timed": len(steps),
             "wall_s": round(wall, 1),
@@ -131,6 +130,7 @@ def main() -> None:
             "prompts_per_step": args.prompts_per_step,
             "max_new_tokens": args.max_new_tokens,
             "threads": torch.get_num_threads(),
+            "prompts": args.prompts,
         }
     print(json.dumps(result))
 

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from bench_args import add_run_arguments  # tools/bench_args.py: flags shared with bench_grpo.py
+from bench_args import TRL_CPU_RUN, add_run_arguments, gsm8k_rows  # tools/bench_args.py: shared with bench_grpo.py
 
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
@@ -49,6 +49,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-stop-at-answer", action="store_true", help="stop at EOS only (TRL's default)")
+    parser.add_argument("--prompts-file", default=None,
+                        help="question/answer JSONL to train on in this order, unshuffled (r1's run writes it: bench_grpo.py --write-prompts)")
     return parser.parse_args()
 
 
@@ -65,6 +67,58 @@ def arithmetic_rows(n: int, seed: int, digits=(2, 3), test_percent: int = 10) ->
         seen.add((a, b))
         rows.append({"prompt": [{"role": "user", "content": f"{a}+{b}"}], "answer": str(a + b)})
     return rows
+
+
+def prompt_rows(kind: str, n: int, seed: int, prompts_file: str | None = None) -> list[dict]:
+    """The benchmark's prompts as TRL rows: those of ``prompts_file`` in order (r1's run, so both sides see the same
+    batches), else ``arithmetic`` (r1's default task) or ``gsm8k`` (the shipped test questions), shuffled."""
+    if prompts_file:
+        with open(prompts_file, encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle]
+        rows = [{"prompt": [{"role": "user", "content": r["question"]}], "answer": str(r["answer"])} for r in rows]
+        return [rows[i % len(rows)] for i in range(max(n, len(rows)))]  # cycled: TRL may draw past the last step's
+    if kind == "gsm8k":
+        rows = [{"prompt": [{"role": "user", "content": r["question"]}], "answer": r["answer"]} for r in gsm8k_rows()]
+        random.Random(seed).shuffle(rows)
+        return rows
+    return arithmetic_rows(n, seed=seed)
+
+
+class StepSplit:
+    """Where TRL's step spends its time: ``generate``, ``reward``, no-grad log-prob passes (the reference model's,
+    and the sampling policy's when TRL needs them) and the policy's forward with grad; ``backward_and_optimizer`` is
+    the rest of the step (mostly the backward pass and AdamW). Wraps the trainer's own methods; changes nothing."""
+
+    PARTS = ("generate", "reward", "logprobs_no_grad", "policy_forward")
+
+    def __init__(self) -> None:
+        self.current = dict.fromkeys(self.PARTS, 0.0)
+        self.steps: list[dict[str, float]] = []
+
+    def wrap(self, owner, name: str, part) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            import torch
+
+            key = part if isinstance(part, str) else part(torch.is_grad_enabled())
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.current[key] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    def close_step(self, total: float) -> None:
+        step = {key: round(value, 4) for key, value in self.current.items()}
+        step["backward_and_optimizer"] = round(total - sum(self.current.values()), 4)
+        self.steps.append(step)
+        self.current = dict.fromkeys(self.PARTS, 0.0)
+
+    def mean(self, warmup: int) -> dict[str, float]:
+        timed = self.steps[warmup:] or self.steps
+        return {key: round(statistics.fmean(step[key] for step in timed), 4) for key in timed[0]} if timed else {}
 
 
 def accuracy_reward(completions, answer, **kwargs) -> list[float]:
@@ -101,7 +155,9 @@ def main() -> None:
     model.generation_config.eos_token_id = stops
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
-    dataset = Dataset.from_list(arithmetic_rows(args.prompts_per_step * (args.steps + 4) + 64, seed=args.seed))
+    dataset = Dataset.from_list(prompt_rows(args.prompts, args.prompts_per_step * (args.steps + 4) + 64, seed=args.seed, prompts_file=args.prompts_file))
+    split = StepSplit()
+    split.wrap(model, "generate", "generate")  # TRL's unwrapped model is this object on one CPU process
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:
@@ -120,6 +176,7 @@ def main() -> None:
             now = time.perf_counter()
             self.ends.append(now)
             self.inner.append(now - self.begin)
+            split.close_step(now - self.begin)
 
         def on_log(self, _args, _state, _control, logs=None, **__):
             if logs and "loss" in logs:
@@ -150,16 +207,11 @@ def main() -> None:
             max_grad_norm=1.0,
             max_steps=args.steps,
             use_vllm=False,
-            use_cpu=True,
-            bf16=False,
-            fp16=False,
             logging_steps=1,
-            report_to="none",
-            save_strategy="no",
-            disable_tqdm=True,
-            dataloader_num_workers=0,
             seed=args.seed,
+            **TRL_CPU_RUN,
             log_completions=False,
+            shuffle_dataset=args.prompts_file is None,  # r1's order when given
         )
         trainer = GRPOTrainer(
             model=model,
@@ -169,6 +221,8 @@ def main() -> None:
             processing_class=tokenizer,
             callbacks=[timer],
         )
+        split.wrap(trainer, "_calculate_rewards", "reward")
+        split.wrap(trainer, "_get_per_token_logps_and_entropies", lambda grad: "policy_forward" if grad else "logprobs_no_grad")
         started = time.perf_counter()
         with contextlib.redirect_stdout(sys.stderr):  # Trainer prints each step's log dict; stdout keeps only the result
             trainer.train()
@@ -187,6 +241,7 @@ def main() -> None:
         # the batch fetch and TRL's per-step logging (the span r1's time/step_s covers)
         "trl_s_per_step_inner": round(statistics.fmean(timer.inner[args.warmup:]), 4),
         "steps_timed": len(timed),
+        "split": split.mean(args.warmup),  # seconds per step in each part of on_step_begin -> on_step_end
         "completion_length_mean": mean_log("completions/mean_length"),
         "clipped_ratio": mean_log("completions/clipped_ratio"),
         "reward_mean": mean_log("reward"),
@@ -196,6 +251,7 @@ def main() -> None:
         "prompts_per_step": args.prompts_per_step,
         "max_new_tokens": args.max_new_tokens,
         "threads": torch.get_num_threads(),
+        "prompts": args.prompts,
         "trl_version": trl.__version__,
         "transformers_version": transformers.__version__,
         "torch_version": torch.__version__,
