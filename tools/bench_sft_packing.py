@@ -3,9 +3,11 @@
     python tools/bench_sft_packing.py                                    # tiny MoE, arithmetic task and a mix of lengths
     python tools/bench_sft_packing.py --model /tmp/standins/qwen3-dense-50m --data mixed --max-length 256
     python tools/build_standins.py /tmp/standins --only qwen3-dense-50m  # builds that stand-in (offline)
+    python tools/bench_sft_packing.py --model dense --data gsm8k --max-length 384   # the realistic shape
+    bash tools/compare_trl_sft.sh --model dense                          # beside TRL's SFTTrainer (calls this)
 
 One SFT step here is what :class:`r1.phases.sft.SFTModule` does per micro-batch without
-Lightning around it: the loss (:func:`r1.phases.sft.sft_loss`), its backward and an AdamW
+Lightning around it: the loss (:func:`r1.phases.sft.sft_loss`), its backward, gradient clipping at 1.0 and an AdamW
 step. Both arms train a fresh copy of the same initial weights on the same batches (the
 SFT batch sampler's, seeded), one collated by :class:`r1.data.sft.Collator` (padded to the
 batch's longest example), the other by :class:`r1.data.packing.PackingCollator` (rows of at
@@ -16,7 +18,13 @@ median of the paired ratios packed / padded.
 
 Data sets: ``arithmetic`` is the default task's reference examples (short, similar
 lengths: little padding to save); ``mixed`` gives examples whose response lengths spread
-log-uniformly from 4 tokens to ``--max-length`` (much padding in a padded batch).
+log-uniformly from 4 tokens to ``--max-length`` (much padding in a padded batch);
+``gsm8k`` is the GSM8K test problems shipped in the package, each solution made an R1
+response the way ``data.solution_field`` makes it (real lengths: 60-400 tokens).
+
+``--model dense|moe`` is the untrained realistic stand-in (``tools/realistic_standin.py``).
+``--write-examples FILE`` also writes the examples as JSONL rows of ``prompt`` (the
+rendered chat prompt) and ``completion`` (the response), for ``tools/bench_trl_sft.py``.
 """
 
 from __future__ import annotations
@@ -58,10 +66,27 @@ def mixed_examples(n: int, seed: int, tokenizer, max_tokens: int) -> tuple[list[
     return prompts, responses
 
 
+def gsm8k_examples(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """The shipped GSM8K test problems and their solutions as R1 responses (``data.solution_field=answer``)."""
+    from omegaconf import OmegaConf
+
+    from r1.data.datasets import load_training_set
+
+    data = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "_data" / "default.yaml"))
+    data.update(path=str(REPO / "r1" / "benchmarks" / "data" / "gsm8k" / "test.jsonl"), prompt_field="question",
+                response_field=None, solution_field="answer", max_samples=n)
+    table = load_training_set(data, None, seed).table
+    return list(table["prompt"]), list(table["response"])
+
+
 def load(model_path: str | None, seed: int):
-    """``(model, tokenizer)``: a saved folder, or the tiny DeepSeek-V3 MoE of ``conf/model/tiny_moe.yaml``."""
+    """``(model, tokenizer)``: a saved folder, a realistic stand-in (dense, moe), or the tiny DeepSeek-V3 MoE."""
     from r1.models import load_model
 
+    if model_path in ("dense", "moe"):
+        from realistic_standin import realistic_standin
+
+        model_path = str(realistic_standin(model_path, REPO / "outputs" / "realistic", base_only=True))
     if model_path:
         node = {"name_or_path": model_path, "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
         return load_model(node)
@@ -80,7 +105,7 @@ def synchronize(device: str) -> None:
 
 
 def run_arm(model, batches, lr: float, device: str) -> float:
-    """Seconds to train ``model`` (a fresh copy) on ``batches``: loss, backward, AdamW step each."""
+    """Seconds to train ``model`` (a fresh copy) on ``batches``: loss, backward, clipping, AdamW step each."""
     from r1.phases.sft import sft_loss
 
     model = copy.deepcopy(model).train()
@@ -91,6 +116,7 @@ def run_arm(model, batches, lr: float, device: str) -> float:
     for batch in batches:
         loss, _ = sft_loss(model, batch)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # phase.trainer.gradient_clip_val
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     synchronize(device)
@@ -105,9 +131,17 @@ def bench(args: argparse.Namespace, data: str) -> dict:
     model.to(args.device)
     if data == "arithmetic":
         prompts, responses = arithmetic_examples(args.examples, args.seed)
+    elif data == "gsm8k":
+        prompts, responses = gsm8k_examples(args.examples, args.seed)
     else:
         prompts, responses = mixed_examples(args.examples, args.seed, tokenizer, args.max_length)
     examples = tokenize_examples(tokenizer, prompts, responses, max_length=args.max_length)
+    if args.write_examples:
+        from r1.data.chat import format_prompt
+
+        with open(args.write_examples, "w", encoding="utf-8") as handle:
+            for prompt, response in zip(prompts, responses):
+                handle.write(json.dumps({"prompt": format_prompt(tokenizer, prompt), "completion": response}) + "\n")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     sampler = iter(ResumableBatchSampler(len(examples), args.batch_size, seed=args.seed))
     chosen = [[examples[i] for i in next(sampler)] for _ in range(args.warmup + args.steps)]
@@ -142,8 +176,9 @@ def bench(args: argparse.Namespace, data: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="a saved Hugging Face folder; default: the tiny MoE built from config")
-    parser.add_argument("--data", choices=["arithmetic", "mixed", "both"], default="both")
+    parser.add_argument("--model", default=None, help="a saved Hugging Face folder, or dense / moe (realistic stand-ins); default: the tiny MoE")
+    parser.add_argument("--data", choices=["arithmetic", "mixed", "gsm8k", "both"], default="both", help="both = arithmetic and mixed")
+    parser.add_argument("--write-examples", default=None, help="also write the examples here as prompt/completion JSONL (for TRL)")
     parser.add_argument("--max-length", type=int, default=256, help="data.max_length: the examples' cap and a packed row's capacity")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--examples", type=int, default=512)
