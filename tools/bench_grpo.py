@@ -98,12 +98,12 @@ def main() -> None:
         history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
         if args.write_prompts:
             write_prompts(run_dir / "completions.jsonl", Path(args.write_prompts), args.group_size)
-        # Every step after the warm-up, as TRL's side times them. The last step has no wall time (it is written
-        # when the next batch starts), so the wall figure covers one step fewer.
+        # Every step after the warm-up, as TRL's side times them. The first step has no wall time (it runs from
+        # one step's end to the next's), so with --warmup 0 the wall figure covers one step fewer.
         steps = [h for h in history if "time/step_s" in h][args.warmup:]
         walled = [h for h in steps if "time/wall_step_s" in h]
         if not walled:
-            raise SystemExit(f"no step left to time: give --steps at least --warmup + 2 (got {args.steps} and {args.warmup})")
+            raise SystemExit(f"no step left to time: give --steps at least --warmup + 1 and at least 2 (got {args.steps} and {args.warmup})")
         mean = lambda key, rows=steps: sum(h[key] for h in rows) / len(rows)  # noqa: E731
         rates = None  # --generation-repeats 0: the JSON has nulls
         if args.generation_repeats > 0:

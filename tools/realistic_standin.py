@@ -17,8 +17,8 @@ early-exiting sampler has nothing to drop). A brief SFT (:data:`SFT_STEPS` steps
 problems shipped in the package, each written as ``<think>`` worked solution
 ``</think><answer>`` N ``</answer>``, teaches the template's shape but not the
 arithmetic: sampled at temperature 1 with a cap of 256 tokens, completions then end
-anywhere from a few tokens to the cap (measured: 7-256 tokens, mean 85-105, about one
-in eight truncated), as a real policy's do early in RL. Rewards stay near zero,
+anywhere from a few tokens to the cap (measured: 7-256 tokens, mean 85-113, one in
+five to eight truncated), as a real policy's do early in RL. Rewards stay near zero,
 which does not matter for timing: no side drops tied groups by default.
 
 The SFT is r1's own ``phase=sft`` with ``model=hf``, so this also exercises the
