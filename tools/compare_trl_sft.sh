@@ -4,7 +4,7 @@
 #
 #   bash tools/compare_trl_sft.sh --model dense          # the untrained 25 M Qwen3 stand-in, GSM8K solutions
 #   bash tools/compare_trl_sft.sh --model moe            # its MoE (25 M active of 82 M)
-#   bash tools/compare_trl_sft.sh --model MODEL_DIR [--batch-size 16] [--max-length 384] [--steps 6]
+#   bash tools/compare_trl_sft.sh --model MODEL_DIR [--batch-size 16] [--max-length 384] [--steps 3]
 #        [--warmup 1] [--repeats 5] [--examples 512] [--threads N]
 #
 # Each repeat runs r1 (both arms in one process, alternating), then TRL unpacked, then TRL packed, each in
@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/trl_env.sh"  # ROOT, R1_PYTHON, TRL_VENV,
 
 usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-MODEL="" BATCH=16 MAXLEN=384 STEPS=6 WARMUP=1 REPEATS=5 EXAMPLES=512 THREADS=""
+MODEL="" BATCH=16 MAXLEN=384 STEPS=3 WARMUP=1 REPEATS=5 EXAMPLES=512 THREADS=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage 0 ;;
