@@ -62,10 +62,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def model_folder(name: str) -> str:
     """A preset's trained stand-in folder, or ``name`` itself."""
-    if name in ("dense", "moe"):
-        from realistic_standin import REPO, realistic_standin
+    from realistic_standin import PRESETS, realistic_standin
 
-        return str(realistic_standin(name, REPO / "outputs" / "realistic"))
+    if name in PRESETS:
+        return str(realistic_standin(name))
     if not os.path.isdir(name):
         raise SystemExit(f"no such model folder: {name} (give a folder, or dense / moe)")
     return name

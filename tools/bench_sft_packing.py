@@ -70,10 +70,11 @@ def gsm8k_examples(n: int, seed: int) -> tuple[list[str], list[str]]:
     """The shipped GSM8K test problems and their solutions as R1 responses (``data.solution_field=answer``)."""
     from omegaconf import OmegaConf
 
+    from bench_args import GSM8K
     from r1.data.datasets import load_training_set
 
     data = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "_data" / "default.yaml"))
-    data.update(path=str(REPO / "r1" / "benchmarks" / "data" / "gsm8k" / "test.jsonl"), prompt_field="question",
+    data.update(path=str(GSM8K), prompt_field="question",
                 response_field=None, solution_field="answer", max_samples=n)
     table = load_training_set(data, None, seed).table
     return list(table["prompt"]), list(table["response"])
@@ -83,10 +84,10 @@ def load(model_path: str | None, seed: int):
     """``(model, tokenizer)``: a saved folder, a realistic stand-in (dense, moe), or the tiny DeepSeek-V3 MoE."""
     from r1.models import load_model
 
-    if model_path in ("dense", "moe"):
-        from realistic_standin import realistic_standin
+    from realistic_standin import PRESETS, realistic_standin
 
-        model_path = str(realistic_standin(model_path, REPO / "outputs" / "realistic", base_only=True))
+    if model_path in PRESETS:
+        model_path = str(realistic_standin(model_path, base_only=True))
     if model_path:
         node = {"name_or_path": model_path, "tokenizer": None, "dtype": "float32", "attn_implementation": "sdpa", "trust_remote_code": False, "architecture": None}
         return load_model(node)

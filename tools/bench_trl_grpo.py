@@ -54,6 +54,11 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def chat_row(question: str, answer: str) -> dict:
+    """A TRL row: the question as a one-message chat, and the gold answer the reward reads."""
+    return {"prompt": [{"role": "user", "content": question}], "answer": answer}
+
+
 def arithmetic_rows(n: int, seed: int, digits=(2, 3), test_percent: int = 10) -> list[dict]:
     """r1's arithmetic train split, inlined: two d-digit addends, problems hashed into train/test."""
     rng = random.Random(f"arithmetic-train-{seed}")
@@ -65,7 +70,7 @@ def arithmetic_rows(n: int, seed: int, digits=(2, 3), test_percent: int = 10) ->
         if (a, b) in seen or int.from_bytes(digest[:4], "big") % 100 < test_percent:
             continue
         seen.add((a, b))
-        rows.append({"prompt": [{"role": "user", "content": f"{a}+{b}"}], "answer": str(a + b)})
+        rows.append(chat_row(f"{a}+{b}", str(a + b)))
     return rows
 
 
@@ -75,10 +80,10 @@ def prompt_rows(kind: str, n: int, seed: int, prompts_file: str | None = None) -
     if prompts_file:
         with open(prompts_file, encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle]
-        rows = [{"prompt": [{"role": "user", "content": r["question"]}], "answer": str(r["answer"])} for r in rows]
+        rows = [chat_row(r["question"], str(r["answer"])) for r in rows]
         return [rows[i % len(rows)] for i in range(max(n, len(rows)))]  # cycled: TRL may draw past the last step's
     if kind == "gsm8k":
-        rows = [{"prompt": [{"role": "user", "content": r["question"]}], "answer": r["answer"]} for r in gsm8k_rows()]
+        rows = [chat_row(r["question"], r["answer"]) for r in gsm8k_rows()]
         random.Random(seed).shuffle(rows)
         return rows
     return arithmetic_rows(n, seed=seed)

@@ -68,8 +68,10 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32, attn_implementation="sdpa")
     with open(args.examples, encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
-    lengths = [min(args.max_length, len(tokenizer(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"]) + 1) for r in rows]
-    rows_per_step = max(1, math.ceil(args.batch_size * statistics.fmean(lengths) / args.max_length)) if packing else args.batch_size
+    rows_per_step = args.batch_size
+    if packing:  # as many rows of max_length as hold batch_size examples of the mean length (+1: the EOS TRL appends)
+        lengths = [min(args.max_length, len(tokenizer(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"]) + 1) for r in rows]
+        rows_per_step = max(1, math.ceil(args.batch_size * statistics.fmean(lengths) / args.max_length))
     pad_id = tokenizer.pad_token_id
 
     class StepTimer(TrainerCallback):

@@ -35,9 +35,11 @@ import sys
 from pathlib import Path
 
 import build_standins  # tools/build_standins.py
+from bench_args import GSM8K  # tools/bench_args.py: the shipped GSM8K test file
 
 REPO = Path(__file__).resolve().parents[1]
-GSM8K = REPO / "r1" / "benchmarks" / "data" / "gsm8k" / "test.jsonl"
+DEFAULT_OUT = REPO / "outputs" / "realistic"
+"""Where stand-ins and their SFT runs are kept unless ``--out`` says otherwise."""
 PRESETS = {"dense": "qwen3-dense-25m", "moe": "qwen3-moe-25m"}
 """``--model`` presets of the speed comparisons -> stand-in names in ``tools/build_standins.py``."""
 SFT_STEPS = 30
@@ -55,7 +57,7 @@ def sft_overrides(base: Path, run_dir: Path, steps: int) -> list[str]:
     ]
 
 
-def realistic_standin(kind: str, out: Path, steps: int = SFT_STEPS, base_only: bool = False) -> Path:
+def realistic_standin(kind: str, out: Path = DEFAULT_OUT, steps: int = SFT_STEPS, base_only: bool = False) -> Path:
     """The folder of stand-in ``kind`` (``dense`` or ``moe``), SFT-trained for ``steps`` unless ``base_only``; cached."""
     if kind not in PRESETS:
         raise SystemExit(f"unknown stand-in preset '{kind}'; choose from: {', '.join(PRESETS)}")
@@ -85,7 +87,7 @@ def realistic_standin(kind: str, out: Path, steps: int = SFT_STEPS, base_only: b
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=list(PRESETS), help="dense (qwen3-dense-25m) or moe (qwen3-moe-25m)")
-    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "realistic", help="where stand-ins and their SFT runs are kept")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where stand-ins and their SFT runs are kept")
     parser.add_argument("--sft-steps", type=int, default=SFT_STEPS)
     parser.add_argument("--print-base", action="store_true", help="build the untrained stand-in only and print its folder")
     args = parser.parse_args(argv)
